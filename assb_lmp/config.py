@@ -1,0 +1,368 @@
+"""Typed, validated case specifications (YAML in, frozen pydantic models out).
+
+Every user-facing quantity carries its unit in its name (``width_um``,
+``pressure_mpa``); conversion to LAMMPS ``units micro`` happens in
+:mod:`assb_lmp.units` and :mod:`assb_lmp.deck`, nowhere else.
+
+Unknown keys are rejected. Every error names the file, the key, the value and the
+allowed range, and is raised before LAMMPS is touched. Strings that can reach a deck
+(case names, stage names, material names) are checked against strict patterns, so a
+spec can never inject a LAMMPS command.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from assb_lmp import materials
+from assb_lmp.errors import SpecError
+
+#: A name that may reach a deck or a file name: letters, digits, ``_`` and ``-``.
+SAFE_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+#: Stability limit of the time step as a fraction of the Rayleigh time. Measured on
+#: this engine: 0.20 T_R (1.5e-4 µs for 1 µm LGPS) runs stable, 0.26 T_R pumps energy in.
+DT_STABILITY_FRACTION = 0.20
+
+Range = tuple[float, float]
+
+
+class Materials(BaseModel):
+    """Material cards by name (file stem in ``potentials/`` or the user's card folder)."""
+
+    model_config = _STRICT
+    am: str = Field("LCO", pattern=SAFE_NAME, description="active-material card")
+    se: str = Field("LGPS", pattern=SAFE_NAME, description="solid-electrolyte card")
+    wall: str = Field("steel", pattern=SAFE_NAME, description="die/punch wall card")
+
+
+class Geometry(BaseModel):
+    """Cell geometry.
+
+    The press axis is x (the cell *width*, as in Komori et al.: 46-55 µm pressed to
+    40 µm); the height (y) is fixed. In the quasi-2D mode all centres share z = 0
+    and ``depth_um`` is the nominal layer depth t used for stresses and pressures.
+    """
+
+    model_config = _STRICT
+    dimension: Literal[2, 3] = 2
+    width_um: float = Field(gt=0, le=2000, description="initial width along the press axis (µm)")
+    height_um: float = Field(gt=0, le=2000, description="height, fixed (µm)")
+    depth_um: float | None = Field(
+        None, gt=0, le=2000,
+        description="quasi-2D: nominal layer depth t (µm, default the SE diameter); "
+        "3D: cell depth along z (µm)",
+    )
+    boundary: Literal["walls", "periodic"] = "walls"
+
+
+class Packing(BaseModel):
+    """Packing parameters (Komori §2.1.1).
+
+    AM mean diameter and SD are either fixed numbers or ``[lo, hi]`` ranges from which
+    one value is drawn per structure. The AM area fraction refers to the *compressed*
+    cell (``reference_width_um`` × height; default the final width of the first
+    width-mode press stage, else the initial width).
+    """
+
+    model_config = _STRICT
+    am_area_fraction: float = Field(gt=0, le=0.80)
+    am_diameter_mean_um: float | Range = (9.0, 12.0)
+    am_diameter_sd_um: float | Range = (0.0, 2.0)
+    am_diameter_min_um: float = Field(2.0, gt=0, description="truncation of the AM size draw (µm)")
+    se_diameter_um: float = Field(1.0, gt=0, le=50)
+    se_lattice: Literal["square", "hex"] = "square"
+    reference_width_um: float | None = Field(None, gt=0)
+    max_attempts: int = Field(200_000, ge=1000, le=10_000_000)
+
+    @field_validator("am_diameter_mean_um", "am_diameter_sd_um")
+    @classmethod
+    def _range(cls, v: float | Range, info) -> float | Range:
+        lo, hi = (v, v) if isinstance(v, int | float) else v
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise ValueError(f"must be a number or an increasing [lo, hi] pair, got {v!r}")
+        if info.field_name == "am_diameter_mean_um" and not (0 < lo and hi <= 200):
+            raise ValueError(f"AM mean diameter must lie in (0, 200] µm, got {v!r}")
+        if info.field_name == "am_diameter_sd_um" and not (0 <= lo and hi <= 50):
+            raise ValueError(f"AM diameter SD must lie in [0, 50] µm, got {v!r}")
+        return v
+
+
+class Contact(BaseModel):
+    """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction."""
+
+    model_config = _STRICT
+    normal: Literal["hertz"] = "hertz"
+    damping: Literal["viscoelastic", "tsuji", "coeff_restitution"] = "tsuji"
+    viscoelastic_eta: float = Field(
+        0.5, ge=0, description="viscoelastic damping coefficient η0 (1/(µs·µm)); "
+        "only for damping: viscoelastic",
+    )
+    restitution: float | None = Field(
+        None, gt=0, le=1, description="overrides the cards' restitution (tsuji, coeff_restitution)"
+    )
+    tangential: Literal["mindlin", "linear_history"] = "mindlin"
+    friction: float | None = Field(None, ge=0, le=10, description="overrides the cards' friction")
+
+
+class Control(BaseModel):
+    """Quasi-static control of every stage.
+
+    The wall strain rate is capped by the inertial number, rate ≤ I √(P/ρ) / d
+    (d, ρ of the SE; P the current mean wall pressure, floored at ``pressure_floor_mpa``),
+    and in pressure stages follows the servo error with a time constant of
+    ``servo_transit_times`` wave-transit times of the cell.
+    """
+
+    model_config = _STRICT
+    timestep_us: float | None = Field(None, gt=0, description="default: safety × Rayleigh time")
+    timestep_safety: float = Field(0.15, gt=0, le=DT_STABILITY_FRACTION)
+    inertial_number: float = Field(1.0e-3, gt=0, le=1.0e-2)
+    pressure_floor_mpa: float = Field(1.0, gt=0, le=100)
+    loose_strain_rate: float = Field(
+        0.3, gt=0, le=10, description="strain-rate cap (1/µs) before the packing jams"
+    )
+    servo_transit_times: float = Field(1.5, ge=1.0, le=100)
+    servo_tolerance: float = Field(0.005, gt=0, le=0.1, description="relative servo error")
+    hold_inertial_number: float = Field(
+        3.0e-4, gt=0, le=1e-2, description="kinetic-energy criterion of stage ends"
+    )
+    min_hold_steps: int = Field(300, ge=0, le=1_000_000)
+    check_every: int = Field(50, ge=1, le=10_000)
+    max_steps_per_stage: int = Field(1_000_000, ge=100, le=100_000_000)
+    neighbor: Literal["multi", "bin"] = "multi"
+    skin_um: float = Field(0.3, gt=0, le=10)
+    thermo_every: int = Field(1000, ge=1)
+    series_every: int = Field(200, ge=1, description="steps between rows of the stage series")
+    stiffness_coefficient: float = Field(
+        1.0e4, gt=0, description="packing modulus estimate M = C √P (kPa), for the servo gain"
+    )
+
+
+class SettleStage(BaseModel):
+    """Pre-load: servo the moving wall to a small pressure (default 1 MPa)."""
+
+    model_config = _STRICT
+    kind: Literal["settle"]
+    name: str = Field("settle", pattern=SAFE_NAME)
+    pressure_mpa: float = Field(1.0, gt=0, le=10_000)
+
+
+class PressStage(BaseModel):
+    """Press to a final width (``mode: width``) or to a target pressure (``mode: pressure``)."""
+
+    model_config = _STRICT
+    kind: Literal["press"]
+    name: str = Field("press", pattern=SAFE_NAME)
+    mode: Literal["width", "pressure"]
+    final_width_um: float | None = Field(None, gt=0)
+    pressure_mpa: float | None = Field(None, gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> PressStage:
+        if self.mode == "width" and self.final_width_um is None:
+            raise ValueError("mode: width needs final_width_um")
+        if self.mode == "pressure" and self.pressure_mpa is None:
+            raise ValueError("mode: pressure needs pressure_mpa")
+        if self.mode == "width" and self.pressure_mpa is not None:
+            raise ValueError("mode: width takes final_width_um, not pressure_mpa")
+        if self.mode == "pressure" and self.final_width_um is not None:
+            raise ValueError("mode: pressure takes pressure_mpa, not final_width_um")
+        return self
+
+
+class HoldStage(BaseModel):
+    """Hold the current boundary state for a time (µs), then until the packing is at rest."""
+
+    model_config = _STRICT
+    kind: Literal["hold"]
+    name: str = Field("hold", pattern=SAFE_NAME)
+    duration_us: float = Field(0.0, ge=0, le=1.0e4)
+
+
+class ReleaseStage(BaseModel):
+    """Servo the moving wall down to a stack pressure (e.g. 25 MPa)."""
+
+    model_config = _STRICT
+    kind: Literal["release"]
+    name: str = Field("release", pattern=SAFE_NAME)
+    pressure_mpa: float = Field(25.0, gt=0, le=10_000)
+
+
+Stage = Annotated[
+    SettleStage | PressStage | HoldStage | ReleaseStage, Field(discriminator="kind")
+]
+
+
+class CaseSpec(BaseModel):
+    """One DEM case: materials, geometry, packing, contact law, control and stages."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=SAFE_NAME)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    materials: Materials = Materials()
+    geometry: Geometry
+    packing: Packing
+    contact: Contact = Contact()
+    control: Control = Control()
+    stages: list[Stage] = Field(min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _consistency(self) -> CaseSpec:
+        names = [s.name for s in self.stages]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
+        if self.geometry.dimension == 3:
+            raise ValueError("dimension: 3 is not available yet (quasi-2D only); use 2")
+        width = self.geometry.width_um
+        for s in self.stages:
+            if isinstance(s, PressStage) and s.mode == "width":
+                if s.final_width_um >= width:
+                    raise ValueError(
+                        f"stage {s.name!r}: final_width_um = {s.final_width_um} must be smaller "
+                        f"than the width before the stage ({width} µm)"
+                    )
+                width = s.final_width_um
+        maxd = _max_value(self.packing.am_diameter_mean_um) + 4 * _max_value(
+            self.packing.am_diameter_sd_um
+        )
+        if self.packing.se_diameter_um > min(self.geometry.width_um, self.geometry.height_um):
+            raise ValueError("se_diameter_um is larger than the cell")
+        if _min_value(self.packing.am_diameter_mean_um) > min(width, self.geometry.height_um):
+            raise ValueError(
+                f"the AM mean diameter ({_min_value(self.packing.am_diameter_mean_um)} µm) does "
+                f"not fit in the compressed cell ({width} × {self.geometry.height_um} µm)"
+            )
+        del maxd
+        return self
+
+    # derived values ------------------------------------------------------------
+    @property
+    def depth_um(self) -> float:
+        """Nominal layer depth t of the quasi-2D mode (µm)."""
+        return self.geometry.depth_um or self.packing.se_diameter_um
+
+    @property
+    def reference_width_um(self) -> float:
+        """Width of the compressed cell over which the AM area fraction is taken (µm)."""
+        if self.packing.reference_width_um:
+            return self.packing.reference_width_um
+        for s in self.stages:
+            if isinstance(s, PressStage) and s.mode == "width":
+                return s.final_width_um
+        return self.geometry.width_um
+
+    def cards(self) -> dict[str, materials.Material]:
+        """The three material cards, loaded and validated."""
+        return {
+            "am": materials.get(self.materials.am),
+            "se": materials.get(self.materials.se),
+            "wall": materials.get(self.materials.wall),
+        }
+
+
+def _max_value(v: float | Range) -> float:
+    return float(v) if isinstance(v, int | float) else float(v[1])
+
+
+def _min_value(v: float | Range) -> float:
+    return float(v) if isinstance(v, int | float) else float(v[0])
+
+
+def rayleigh_time_us(radius_um: float, mat: materials.Material) -> float:
+    """Rayleigh time T_R = π r √(ρ/G) / (0.1631 ν + 0.8766) (µs).
+
+    Parameters
+    ----------
+    radius_um : float
+        Particle radius (µm).
+    mat : Material
+        Card giving ρ (g/cm³ = pg/µm³), E (GPa) and ν.
+    """
+    g_kpa = mat.G_gpa * 1.0e6
+    return math.pi * radius_um * math.sqrt(mat.rho / g_kpa) / (0.1631 * mat.nu + 0.8766)
+
+
+def critical_timestep_us(spec: CaseSpec) -> float:
+    """Smallest Rayleigh time over the particle kinds of a case (µs)."""
+    cards = spec.cards()
+    r_se = 0.5 * spec.packing.se_diameter_um
+    r_am = 0.5 * spec.packing.am_diameter_min_um
+    return min(rayleigh_time_us(r_se, cards["se"]), rayleigh_time_us(r_am, cards["am"]))
+
+
+def timestep_us(spec: CaseSpec) -> float:
+    """The time step a case runs with (µs): given, or safety × Rayleigh time.
+
+    Raises
+    ------
+    SpecError
+        If a given time step exceeds the stability limit.
+    """
+    t_r = critical_timestep_us(spec)
+    if spec.control.timestep_us is None:
+        return spec.control.timestep_safety * t_r
+    limit = DT_STABILITY_FRACTION * t_r
+    if spec.control.timestep_us > limit:
+        raise SpecError(
+            f"control.timestep_us = {spec.control.timestep_us!r}: above the stability limit; "
+            f"allowed range (0, {limit:.3e}] µs ({DT_STABILITY_FRACTION:.2f} × Rayleigh time "
+            f"{t_r:.3e} µs of the smallest, stiffest particle)"
+        )
+    return spec.control.timestep_us
+
+
+def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
+    """Validate a case mapping and its cross-references (cards, time step).
+
+    Raises
+    ------
+    SpecError
+        Naming the source, the key, the value and the allowed range.
+    """
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a case spec must be a mapping, got {type(data).__name__}")
+    try:
+        spec = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(materials.format_validation_error(source, exc)) from None
+    try:
+        spec.cards()
+        timestep_us(spec)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+    return spec
+
+
+def load_case(path: str | Path) -> CaseSpec:
+    """Load and validate a case spec from a YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    return parse_case(data, path)
+
+
+def dump_case(spec: CaseSpec) -> str:
+    """The resolved spec as YAML (every default written out)."""
+    return yaml.safe_dump(
+        spec.model_dump(mode="json"), sort_keys=False, default_flow_style=None
+    )
