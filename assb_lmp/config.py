@@ -134,10 +134,13 @@ class Control(BaseModel):
     inertial_number: float = Field(1.0e-3, gt=0, le=1.0e-2)
     pressure_floor_mpa: float = Field(1.0, gt=0, le=100)
     loose_strain_rate: float = Field(
-        0.3, gt=0, le=10, description="strain-rate cap (1/µs) before the packing jams"
+        0.03, gt=0, le=10, description="strain-rate cap (1/µs) before the packing jams"
     )
     servo_transit_times: float = Field(1.5, ge=1.0, le=100)
     servo_tolerance: float = Field(0.005, gt=0, le=0.1, description="relative servo error")
+    width_tolerance: float = Field(
+        1.0e-4, gt=0, le=0.01, description="relative width error that ends a width-mode press"
+    )
     hold_inertial_number: float = Field(
         3.0e-4, gt=0, le=1e-2, description="kinetic-energy criterion of stage ends"
     )

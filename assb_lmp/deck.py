@@ -1,0 +1,285 @@
+"""Render a case into a LAMMPS deck from the Jinja2 templates in ``templates/``.
+
+One Jinja2 environment: ``StrictUndefined``, ``trim_blocks``, ``lstrip_blocks``, a ``g``
+number filter, and a user template folder searched before the built-in one. Only values
+that passed validation in :mod:`assb_lmp.config` reach the templates; strings are checked
+again here against a strict pattern, so nothing user-typed can become a LAMMPS command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from assb_lmp import REPO_DIR, __version__, packing
+from assb_lmp.config import (
+    DT_STABILITY_FRACTION,
+    CaseSpec,
+    HoldStage,
+    PressStage,
+    ReleaseStage,
+    SettleStage,
+    critical_timestep_us,
+    dump_case,
+    timestep_us,
+)
+from assb_lmp.errors import SpecError
+from assb_lmp.materials import Material, effective_modulus_gpa, effective_shear_gpa
+from assb_lmp.units import gpa_to_kpa, mpa_to_kpa
+
+#: Built-in template folder.
+TEMPLATE_DIR = REPO_DIR / "templates"
+#: Main template.
+MAIN_TEMPLATE = "case.lmp.j2"
+_SAFE = re.compile(r"^[A-Za-z0-9_\-\.]+$")
+WALLS = ("xlo", "xhi", "ylo", "yhi")
+
+
+def _g(value: float) -> str:
+    """Number filter: shortest round-trippable text of a float (no LAMMPS-hostile chars)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise SpecError(f"template number filter got a non-number: {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise SpecError(f"template number filter got a non-finite number: {value!r}")
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v)) if abs(v) >= 1 or v == 0 else repr(v)
+    return repr(v)
+
+
+def _safe(value: str) -> str:
+    if not _SAFE.match(str(value)):
+        raise SpecError(f"refusing to put {value!r} into a deck (allowed: letters, digits, _-.)")
+    return str(value)
+
+
+def environment(user_dir: Path | None = None) -> jinja2.Environment:
+    """The project's Jinja2 environment (user templates first, then built-in)."""
+    paths = ([str(user_dir)] if user_dir else []) + [str(TEMPLATE_DIR)]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["g"] = _g
+    env.filters["safe_name"] = _safe
+    return env
+
+
+@dataclass(frozen=True)
+class Deck:
+    """A rendered case: the deck text and the files it reads."""
+
+    text: str
+    structure: packing.Structure
+    dt_us: float
+    context: dict
+
+
+def _damping_param(spec: CaseSpec, card: Material) -> float:
+    c = spec.contact
+    if c.damping == "viscoelastic":
+        return c.viscoelastic_eta
+    return c.restitution if c.restitution is not None else card.e_rest
+
+
+def _tangential(spec: CaseSpec, mu: float, kt: float | None = None) -> str:
+    """Tangential model arguments: ``mindlin kt x_gammat mu`` (kt NULL = 8 G*)."""
+    kt_txt = "NULL" if kt is None else _g(kt)
+    if spec.contact.tangential == "mindlin":
+        return f"mindlin {kt_txt} 1.0 {_g(mu)}"
+    # linear_history: k_t as a fraction of the normal stiffness is not defined for Hertz;
+    # use the Mindlin stiffness as a constant spring scaled by the SE diameter.
+    return f"linear_history {_g(kt if kt is not None else 0.0)} 1.0 {_g(mu)}"
+
+
+def _friction(spec: CaseSpec, card: Material) -> float:
+    return spec.contact.friction if spec.contact.friction is not None else card.mu
+
+
+def _linear_kt(spec: CaseSpec, a: Material, b: Material) -> float:
+    """Constant tangential stiffness (nN/µm) for linear_history: 8 G* a_ref, a_ref = 0.1 d_SE."""
+    return 8.0 * gpa_to_kpa(effective_shear_gpa(a, b)) * 0.1 * spec.packing.se_diameter_um
+
+
+def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
+    """Per-stage values for the templates (targets in kPa / µm, hold steps)."""
+    out = []
+    previous = None
+    for s in spec.stages:
+        d: dict = {"name": _safe(s.name), "kind": s.kind, "hold_steps": 0}
+        if isinstance(s, SettleStage):
+            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                     description=f"pre-load to {s.pressure_mpa:g} MPa")
+        elif isinstance(s, PressStage) and s.mode == "pressure":
+            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                     description=f"press to {s.pressure_mpa:g} MPa")
+        elif isinstance(s, PressStage):
+            d.update(control="width", final_width=s.final_width_um,
+                     description=f"press to a width of {s.final_width_um:g} um")
+        elif isinstance(s, ReleaseStage):
+            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                     description=f"release to a stack pressure of {s.pressure_mpa:g} MPa")
+        elif isinstance(s, HoldStage):
+            steps = int(round(s.duration_us / dt))
+            if previous is not None and previous["control"] == "pressure":
+                d.update(control="pressure", target_kpa=previous["target_kpa"])
+                what = f"hold {previous['target_kpa'] / 1000:g} MPa"
+            else:
+                d.update(control="hold")
+                what = "hold the boundary still"
+            d.update(hold_steps=steps, description=f"{what} for {s.duration_us:g} us, then "
+                     "until at rest")
+        out.append(d)
+        previous = d
+    return out
+
+
+def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
+    """Pack the structure and render the deck of a case.
+
+    Parameters
+    ----------
+    spec : CaseSpec
+        A validated case.
+    user_templates : Path, optional
+        Folder searched before the built-in templates.
+    """
+    cards = spec.cards()
+    am, se, wall = cards["am"], cards["se"], cards["wall"]
+    dt = timestep_us(spec)
+    structure = packing.generate(spec)
+    periodic = spec.geometry.boundary == "periodic"
+    depth = spec.depth_um
+
+    pairs = []
+    for t, card in ((1, am), (2, se), (3, se)):
+        mu = _friction(spec, card)
+        kt = None if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, card)
+        pairs.append({
+            "types": f"{t} {t}",
+            "E_kpa": gpa_to_kpa(card.E_gpa),
+            "damp": _damping_param(spec, card),
+            "nu": card.nu,
+            "tangential": _tangential(spec, mu, kt),
+            "comment": {1: f"AM {card.name}", 2: f"SE {card.name}",
+                        3: "servo marker (excluded)"}[t],
+        })
+
+    walls = []
+    if not periodic:
+        where = {
+            "xlo": ("wall/gran", "xplane 0.0 NULL"),
+            "xhi": ("wall/gran/region", "region rxhi"),
+            "ylo": ("wall/gran", "yplane 0.0 NULL"),
+            "yhi": ("wall/gran", f"yplane NULL {_g(spec.geometry.height_um)}"),
+        }
+        for w in WALLS:
+            for phase, card in (("am", am), ("se", se)):
+                e_star = gpa_to_kpa(effective_modulus_gpa(card, wall))
+                g_star = gpa_to_kpa(effective_shear_gpa(card, wall))
+                mu = spec.contact.friction if spec.contact.friction is not None else math.sqrt(
+                    card.mu * wall.mu)
+                kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(
+                    spec, card, wall)
+                style, loc = where[w]
+                walls.append({
+                    "wall": w, "phase": phase, "style": style, "where": loc,
+                    "E_kpa": 2.0 * e_star, "damp": _damping_param(spec, card),
+                    "tangential": _tangential(spec, mu, kt),
+                })
+
+    d = structure.diameters
+    rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
+    solid_volume = float(np.sum(np.pi / 6.0 * d**3))
+    mass = float(np.sum(rho * np.pi / 6.0 * d**3))
+    cell_volume = spec.geometry.width_um * spec.geometry.height_um * depth
+    rho_eff = mass / cell_volume
+
+    if periodic:
+        cell_fields = (
+            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
+            '"yhi_um": $(yhi:%.10g), "zlo_um": ' + _g(-0.5 * depth) + ', "zhi_um": '
+            + _g(0.5 * depth) + ', "p_xx_mpa": $(v_p_xx/1000:%.8g), '
+            '"p_yy_mpa": $(v_p_yy/1000:%.8g)'
+        )
+    else:
+        cell_fields = (
+            '"xlo_um": 0.0, "xhi_um": $(v_L:%.10g), "ylo_um": 0.0, "yhi_um": '
+            + _g(spec.geometry.height_um) + ', "zlo_um": ' + _g(-0.5 * depth)
+            + ', "zhi_um": ' + _g(0.5 * depth) + ', "p_xlo_mpa": $(v_p_xlo/1000:%.8g), '
+            '"p_xhi_mpa": $(v_p_xhi/1000:%.8g), "p_ylo_mpa": $(v_p_ylo/1000:%.8g), '
+            '"p_yhi_mpa": $(v_p_yhi/1000:%.8g)'
+        )
+
+    # background damping of the hold segments: F = -gamma v with gamma = m / tau_v per type,
+    # tau_v one wave-transit time of the cell at the stage's pressure (at least the floor)
+    m_se = se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
+    stages = stage_context(spec, dt)
+    for st in stages:
+        p_kpa = max(st.get("target_kpa", 0.0), mpa_to_kpa(spec.control.pressure_floor_mpa))
+        modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
+        st["damping_time_us"] = spec.geometry.width_um * math.sqrt(rho_eff / modulus)
+        st["gamma_se"] = m_se / st["damping_time_us"]
+    is_am = structure.types == packing.TYPE_AM
+    m_am = float(np.mean(am.rho * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+
+    t_r = critical_timestep_us(spec)
+    context = {
+        "version": __version__,
+        "case": spec,
+        "cards": {"am": am, "se": se, "wall": wall},
+        "contact": spec.contact,
+        "control": spec.control,
+        "periodic": periodic,
+        "width": spec.geometry.width_um,
+        "height": spec.geometry.height_um,
+        "depth": depth,
+        "se_diameter": spec.packing.se_diameter_um,
+        "rho_se": se.rho,
+        "rho_eff": rho_eff,
+        "solid_volume": solid_volume,
+        "p_floor_kpa": mpa_to_kpa(spec.control.pressure_floor_mpa),
+        "pairs": pairs,
+        "walls": walls,
+        "wall_names": [] if periodic else list(WALLS),
+        "marker_id": len(structure.types) + 1,
+        "dt": dt,
+        "dt_note": (
+            f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
+            f"(stability limit {DT_STABILITY_FRACTION:.2f})"
+        ),
+        "stages": stages,
+        "cell_fields": cell_fields,
+        "gamma_ratio": m_am / m_se,
+    }
+    text = environment(user_templates).get_template(MAIN_TEMPLATE).render(**context)
+    return Deck(text=text, structure=structure, dt_us=dt, context=context)
+
+
+def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None) -> Deck:
+    """Write ``deck.lmp``, ``structure.data``, ``structure.json``, ``spec.yaml`` and
+    ``materials.json`` into ``out_dir`` (nothing is run).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "dumps").mkdir(exist_ok=True)
+    deck = build(spec, user_templates)
+    cards = deck.context["cards"]
+    packing.write_data(deck.structure, out_dir / "structure.data",
+                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
+    packing.write_info(deck.structure, out_dir / "structure.json")
+    (out_dir / "spec.yaml").write_text(dump_case(spec))
+    (out_dir / "materials.json").write_text(json.dumps(
+        {k: v.model_dump(mode="json") for k, v in cards.items()}, indent=2) + "\n")
+    (out_dir / "deck.lmp").write_text(deck.text)
+    return deck

@@ -1,0 +1,376 @@
+"""Initial packings as Komori et al. (2022) §2.1.1 describe them, made definite.
+
+1. Per structure, draw an AM mean diameter and SD from their ranges.
+2. AM discs: diameters from that normal distribution (truncated below at
+   ``am_diameter_min_um``), placed at random positions by random sequential addition
+   (RSA), rejecting any that overlap a placed particle or cross the cell, until the AM
+   area equals the target fraction of the *compressed* cell
+   (``am_area_fraction × reference_width × height``). The last disc is trimmed so the
+   area is met exactly when its trimmed diameter stays above the minimum.
+3. Densifying step: plain RSA stalls near a fraction of 0.55 of the cell it fills. When
+   ``stall_attempts`` consecutive trials fail, the remaining discs are dropped at
+   random positions and a *collective rearrangement* removes every overlap (each
+   overlapping pair is pushed apart along its centre line by its overlap, discs are
+   kept inside the cell, repeated until no overlap remains). A fraction that the
+   rearrangement cannot make overlap-free is an error.
+4. SE discs (diameter ``se_diameter_um``) at lattice positions scanned from the cell's
+   lower-left corner (square lattice of pitch d, or hexagonal rows), keeping every
+   position that overlaps no AM disc and lies inside the cell ("filled exhaustively").
+
+The same seed gives the same structure, bit for bit. Lengths are in µm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assb_lmp.config import CaseSpec
+from assb_lmp.errors import PackingError
+
+log = logging.getLogger(__name__)
+
+#: Type ids in data files and decks.
+TYPE_AM, TYPE_SE = 1, 2
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A generated packing.
+
+    Attributes
+    ----------
+    types : ndarray of int, shape (n,)
+        1 = AM, 2 = SE.
+    diameters : ndarray, shape (n,)
+        Particle diameters (µm).
+    positions : ndarray, shape (n, 3)
+        Centres (µm); z = 0 in the quasi-2D mode.
+    width, height, depth : float
+        Initial cell (µm); depth is the nominal layer depth in quasi-2D.
+    periodic : bool
+        Whether the cell is periodic in x and y.
+    info : dict
+        Facts for ``structure.json`` (drawn mean/SD, counts, densifying step).
+    """
+
+    types: np.ndarray
+    diameters: np.ndarray
+    positions: np.ndarray
+    width: float
+    height: float
+    depth: float
+    periodic: bool
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_am(self) -> int:
+        """Number of AM particles."""
+        return int(np.count_nonzero(self.types == TYPE_AM))
+
+    @property
+    def n_se(self) -> int:
+        """Number of SE particles."""
+        return int(np.count_nonzero(self.types == TYPE_SE))
+
+
+@dataclass
+class _Draw:
+    mean: float
+    sd: float
+    rng: np.random.Generator
+    dmin: float
+    dmax: float
+
+    def diameter(self) -> float:
+        for _ in range(1000):
+            d = self.rng.normal(self.mean, self.sd) if self.sd > 0 else self.mean
+            if self.dmin <= d <= self.dmax:
+                return float(d)
+        return float(np.clip(self.mean, self.dmin, self.dmax))
+
+
+def _uniform(rng: np.random.Generator, v: float | tuple[float, float]) -> float:
+    if isinstance(v, int | float):
+        return float(v)
+    lo, hi = v
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
+
+
+def _min_image(d: np.ndarray, length: float, periodic: bool) -> np.ndarray:
+    if periodic:
+        d = d - length * np.round(d / length)
+    return d
+
+
+def _overlaps(x: float, y: float, r: float, pos: np.ndarray, rad: np.ndarray,
+              w: float, h: float, periodic: bool) -> bool:
+    if len(rad) == 0:
+        return False
+    dx = _min_image(pos[:, 0] - x, w, periodic)
+    dy = _min_image(pos[:, 1] - y, h, periodic)
+    return bool(np.any(dx * dx + dy * dy < (rad + r) ** 2))
+
+
+def _rearrange(pos: np.ndarray, rad: np.ndarray, w: float, h: float, periodic: bool,
+               rng: np.random.Generator, max_iter: int = 20000) -> tuple[np.ndarray, int]:
+    """Collective rearrangement: push overlapping discs apart until none overlap.
+
+    Returns the new positions and the number of iterations used; raises
+    PackingError if overlaps remain after ``max_iter`` sweeps.
+    """
+    pos = pos.copy()
+    n = len(rad)
+    tol = 1e-9
+    for it in range(1, max_iter + 1):
+        dx = _min_image(pos[:, None, 0] - pos[None, :, 0], w, periodic)
+        dy = _min_image(pos[:, None, 1] - pos[None, :, 1], h, periodic)
+        dist = np.sqrt(dx * dx + dy * dy)
+        np.fill_diagonal(dist, np.inf)
+        ov = rad[:, None] + rad[None, :] - dist
+        np.fill_diagonal(ov, 0.0)
+        ov = np.where(ov > 0, ov, 0.0)
+        wall_ok = True
+        if not periodic:
+            lo = np.minimum(pos[:, 0] - rad, pos[:, 1] - rad)
+            hi = np.maximum(pos[:, 0] + rad - w, pos[:, 1] + rad - h)
+            wall_ok = bool(np.all(lo >= -tol) and np.all(hi <= tol))
+        if ov.max(initial=0.0) <= tol and wall_ok:
+            return pos, it
+        safe = np.where(dist > 1e-12, dist, 1e-12)
+        # each disc of an overlapping pair moves half the overlap (slightly more, to converge)
+        shift = 0.5 * 1.05 * ov / safe
+        mx = np.sum(shift * dx, axis=1)
+        my = np.sum(shift * dy, axis=1)
+        # coincident centres: random kick
+        stuck = np.any((dist < 1e-12) & (ov > 0), axis=1)
+        if np.any(stuck):
+            mx[stuck] += rng.normal(0, 0.1, stuck.sum())
+            my[stuck] += rng.normal(0, 0.1, stuck.sum())
+        pos[:, 0] += mx
+        pos[:, 1] += my
+        if periodic:
+            pos[:, 0] %= w
+            pos[:, 1] %= h
+        else:
+            pos[:, 0] = np.clip(pos[:, 0], rad, w - rad)
+            pos[:, 1] = np.clip(pos[:, 1], rad, h - rad)
+        if n == 0:
+            break
+    raise PackingError("collective rearrangement did not remove all overlaps")
+
+
+def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Place the AM discs. Returns (positions (m, 2), diameters (m,), info)."""
+    g, p = spec.geometry, spec.packing
+    w, h = g.width_um, g.height_um
+    periodic = g.boundary == "periodic"
+    mean = _uniform(rng, p.am_diameter_mean_um)
+    sd = _uniform(rng, p.am_diameter_sd_um)
+    target_area = p.am_area_fraction * spec.reference_width_um * h
+    cell_frac = target_area / (w * h)
+    if cell_frac > 0.80:
+        raise PackingError(
+            f"packing.am_area_fraction = {p.am_area_fraction}: needs an AM area fraction of "
+            f"{cell_frac:.3f} in the initial {w} × {h} µm cell; no disc packing with walls "
+            "reaches more than 0.80 (allowed: am_area_fraction × reference width / initial "
+            "width ≤ 0.80)"
+        )
+    draw = _Draw(mean, sd, rng, p.am_diameter_min_um, min(w, h))
+    pos = np.zeros((0, 2))
+    dia = np.zeros(0)
+    area = 0.0
+    stalled_at = None
+    pending: list[float] = []
+    d = draw.diameter()
+    while True:
+        remaining = target_area - area
+        if remaining <= 0.25 * math.pi * p.am_diameter_min_um**2 * 0.5:
+            break
+        if 0.25 * math.pi * d * d > remaining:
+            d_trim = math.sqrt(4.0 * remaining / math.pi)
+            if d_trim < p.am_diameter_min_um:
+                break
+            d = d_trim
+        r = 0.5 * d
+        placed = False
+        if stalled_at is None:
+            for _ in range(p.max_attempts // 40):
+                if periodic:
+                    x, y = rng.uniform(0, w), rng.uniform(0, h)
+                else:
+                    x, y = rng.uniform(r, w - r), rng.uniform(r, h - r)
+                if not _overlaps(x, y, r, pos, 0.5 * dia, w, h, periodic):
+                    pos = np.vstack([pos, [x, y]])
+                    dia = np.append(dia, d)
+                    placed = True
+                    break
+            if not placed:
+                stalled_at = len(dia)
+        if not placed:
+            pending.append(d)
+        area += 0.25 * math.pi * d * d
+        d = draw.diameter()
+    densify = "none (random sequential addition reached the target)"
+    iters = 0
+    if pending:
+        r_p = 0.5 * np.asarray(pending)
+        if periodic:
+            xy = np.column_stack([rng.uniform(0, w, len(r_p)), rng.uniform(0, h, len(r_p))])
+        else:
+            xy = np.column_stack([rng.uniform(r_p, w - r_p), rng.uniform(r_p, h - r_p)])
+        pos = np.vstack([pos, xy])
+        dia = np.append(dia, pending)
+        try:
+            pos, iters = _rearrange(pos, 0.5 * dia, w, h, periodic, rng)
+        except PackingError:
+            raise PackingError(
+                f"packing.am_area_fraction = {p.am_area_fraction}: random addition stalled at "
+                f"{stalled_at} discs and the collective rearrangement could not place the "
+                f"remaining {len(pending)} without overlap in the {w} × {h} µm cell; "
+                "lower the fraction or widen the initial cell"
+            ) from None
+        densify = (
+            f"collective rearrangement: RSA stalled after {stalled_at} discs, "
+            f"{len(pending)} more placed and all overlaps removed in {iters} sweeps"
+        )
+    info = {
+        "am_diameter_mean_um": mean,
+        "am_diameter_sd_um": sd,
+        "am_target_area_um2": target_area,
+        "am_area_um2": float(np.sum(0.25 * math.pi * dia**2)),
+        "densify": densify,
+    }
+    return pos, dia, info
+
+
+def lattice_sites(w: float, h: float, d: float, kind: str) -> np.ndarray:
+    """SE lattice sites scanned from the lower-left corner of a w × h cell (µm)."""
+    if kind == "square":
+        xs = d / 2 + d * np.arange(int(math.floor(w / d + 1e-9)))
+        ys = d / 2 + d * np.arange(int(math.floor(h / d + 1e-9)))
+        gx, gy = np.meshgrid(xs, ys)
+        return np.column_stack([gx.ravel(), gy.ravel()])
+    dy = d * math.sqrt(3) / 2
+    rows = []
+    for j in range(int(math.floor((h - d) / dy + 1e-9)) + 1):
+        off = 0.0 if j % 2 == 0 else d / 2
+        xs = d / 2 + off + d * np.arange(int(math.floor((w - off) / d + 1e-9)))
+        rows.append(np.column_stack([xs, np.full_like(xs, d / 2 + j * dy)]))
+    return np.vstack(rows)
+
+
+def pack_se(spec: CaseSpec, am_pos: np.ndarray, am_dia: np.ndarray) -> np.ndarray:
+    """SE centres (k, 2): lattice sites that overlap no AM disc and lie in the cell."""
+    g, p = spec.geometry, spec.packing
+    w, h = g.width_um, g.height_um
+    periodic = g.boundary == "periodic"
+    d = p.se_diameter_um
+    sites = lattice_sites(w, h, d, p.se_lattice)
+    inside = (sites[:, 0] + d / 2 <= w + 1e-9) & (sites[:, 1] + d / 2 <= h + 1e-9)
+    sites = sites[inside]
+    keep = np.ones(len(sites), dtype=bool)
+    for (x, y), da in zip(am_pos, am_dia, strict=True):
+        dx = _min_image(sites[:, 0] - x, w, periodic)
+        dy = _min_image(sites[:, 1] - y, h, periodic)
+        keep &= dx * dx + dy * dy >= (0.5 * da + 0.5 * d) ** 2
+    return sites[keep]
+
+
+def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
+    """Generate the packing of a case.
+
+    Parameters
+    ----------
+    spec : CaseSpec
+        The case; geometry and packing parameters are used.
+    seed : int, optional
+        Overrides ``spec.seed``.
+
+    Returns
+    -------
+    Structure
+        AM first (type 1), then SE (type 2), ids in that order.
+    """
+    seed = spec.seed if seed is None else seed
+    rng = np.random.default_rng(seed)
+    am_pos, am_dia, info = pack_am(spec, rng)
+    se_pos = pack_se(spec, am_pos, am_dia)
+    d_se = spec.packing.se_diameter_um
+    types = np.concatenate([np.full(len(am_dia), TYPE_AM), np.full(len(se_pos), TYPE_SE)])
+    dia = np.concatenate([am_dia, np.full(len(se_pos), d_se)])
+    xy = np.vstack([am_pos, se_pos]) if len(se_pos) else am_pos
+    pos = np.column_stack([xy, np.zeros(len(xy))])
+    w, h = spec.geometry.width_um, spec.geometry.height_um
+    info.update(
+        seed=seed,
+        n_am=int(len(am_dia)),
+        n_se=int(len(se_pos)),
+        width_um=w,
+        height_um=h,
+        am_area_fraction_initial_cell=float(np.sum(np.pi / 4 * am_dia**2) / (w * h)),
+        solid_area_fraction_initial_cell=float(np.sum(np.pi / 4 * dia**2) / (w * h)),
+        se_lattice=spec.packing.se_lattice,
+    )
+    log.info("packed %d AM + %d SE (%s)", info["n_am"], info["n_se"], info["densify"])
+    return Structure(
+        types=types,
+        diameters=dia,
+        positions=pos,
+        width=w,
+        height=h,
+        depth=spec.depth_um,
+        periodic=spec.geometry.boundary == "periodic",
+        info=info,
+    )
+
+
+def write_data(structure: Structure, path: Path, densities: dict[int, float],
+               margin: float = 1.0) -> None:
+    """Write a LAMMPS data file (``atom_style sphere``: id type diameter density x y z).
+
+    Parameters
+    ----------
+    structure : Structure
+        The packing.
+    path : Path
+        Output file.
+    densities : dict
+        Density (pg/µm³) per type id.
+    margin : float
+        Extra box room beyond the cell on each non-periodic side (µm).
+    """
+    s = structure
+    m = 0.0 if s.periodic else margin
+    lines = [
+        f"assb_lmp packing: {s.n_am} AM + {s.n_se} SE, seed {s.info.get('seed')}",
+        "",
+        f"{len(s.types)} atoms",
+        "3 atom types",
+        "",
+        f"{-m:.6f} {s.width + m:.6f} xlo xhi",
+        f"{-m:.6f} {s.height + m:.6f} ylo yhi",
+        "-0.5 0.5 zlo zhi",
+        "",
+        "Atoms # sphere",
+        "",
+    ]
+    body = [
+        f"{i + 1} {t} {d:.9f} {densities[int(t)]:.6f} {x:.9f} {y:.9f} {z:.9f}"
+        for i, (t, d, (x, y, z)) in enumerate(zip(s.types, s.diameters, s.positions, strict=True))
+    ]
+    Path(path).write_text("\n".join(lines + body) + "\n")
+
+
+def write_info(structure: Structure, path: Path) -> None:
+    """Write ``structure.json`` (packing facts)."""
+    Path(path).write_text(json.dumps(structure.info, indent=2) + "\n")
+
+
+def _asdict(structure: Structure) -> dict:  # pragma: no cover - debugging aid
+    return asdict(structure)
