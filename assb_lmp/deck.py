@@ -111,6 +111,34 @@ def _linear_kt(spec: CaseSpec, a: Material, b: Material) -> float:
     return 8.0 * gpa_to_kpa(effective_shear_gpa(a, b)) * 0.1 * spec.packing.se_diameter_um
 
 
+def pair_model(spec: CaseSpec, card: Material) -> str:
+    """``pair_coeff`` model text of like particles of one card (E in kPa)::
+
+        hertz/material E damp nu damping <model> tangential <model> kt x_gammat mu
+    """
+    kt = None if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, card)
+    return (f"hertz/material {_g(gpa_to_kpa(card.E_gpa))} {_g(_damping_param(spec, card))} "
+            f"{_g(card.nu)} damping {spec.contact.damping} tangential "
+            f"{_tangential(spec, _friction(spec, card), kt)}")
+
+
+def wall_model(spec: CaseSpec, card: Material, wall: Material) -> str:
+    """``fix wall/gran`` model text for particles of ``card`` against a ``wall`` card.
+
+    LAMMPS gives a wall the fix's own E and nu and mixes them with themselves, so the
+    fix gets E = 2 E* and nu = 0, where E* is the Hertz modulus of the particle card
+    against the wall card; the Mindlin stiffness 8 G* is given explicitly; friction is
+    the geometric mean of the two cards' (or the spec's override).
+    """
+    e_star = gpa_to_kpa(effective_modulus_gpa(card, wall))
+    g_star = gpa_to_kpa(effective_shear_gpa(card, wall))
+    mu = spec.contact.friction if spec.contact.friction is not None else math.sqrt(
+        card.mu * wall.mu)
+    kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, wall)
+    return (f"hertz/material {_g(2.0 * e_star)} {_g(_damping_param(spec, card))} 0.0 "
+            f"damping {spec.contact.damping} tangential {_tangential(spec, mu, kt)}")
+
+
 def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
     """Per-stage values for the templates (targets in kPa / µm, hold steps)."""
     out = []
@@ -161,20 +189,12 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     periodic = spec.geometry.boundary == "periodic"
     depth = spec.depth_um
 
-    pairs = []
-    for t, card in ((1, am), (2, se), (3, se)):
-        mu = _friction(spec, card)
-        kt = None if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, card)
-        pairs.append({
-            "types": f"{t} {t}",
-            "E_kpa": gpa_to_kpa(card.E_gpa),
-            "damp": _damping_param(spec, card),
-            "nu": card.nu,
-            "tangential": _tangential(spec, mu, kt),
-            "comment": {1: f"AM {card.name}", 2: f"SE {card.name}",
-                        3: "servo marker (excluded)"}[t],
-        })
-
+    pairs = [
+        {"types": f"{t} {t}", "model": pair_model(spec, card), "comment": comment}
+        for t, card, comment in (
+            (1, am, f"AM {am.name}"), (2, se, f"SE {se.name}"), (3, se, "servo marker (excluded)")
+        )
+    ]
     walls = []
     if not periodic:
         where = {
@@ -185,18 +205,9 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         }
         for w in WALLS:
             for phase, card in (("am", am), ("se", se)):
-                e_star = gpa_to_kpa(effective_modulus_gpa(card, wall))
-                g_star = gpa_to_kpa(effective_shear_gpa(card, wall))
-                mu = spec.contact.friction if spec.contact.friction is not None else math.sqrt(
-                    card.mu * wall.mu)
-                kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(
-                    spec, card, wall)
                 style, loc = where[w]
-                walls.append({
-                    "wall": w, "phase": phase, "style": style, "where": loc,
-                    "E_kpa": 2.0 * e_star, "damp": _damping_param(spec, card),
-                    "tangential": _tangential(spec, mu, kt),
-                })
+                walls.append({"wall": w, "phase": phase, "style": style, "where": loc,
+                              "model": wall_model(spec, card, wall)})
 
     d = structure.diameters
     rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
