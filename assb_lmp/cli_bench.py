@@ -1,0 +1,27 @@
+"""``python -m assb_lmp bench``: speed, quasi-static proof, engine efficiency, scaling."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PARTS = ("examples", "engine", "quasistatic", "sweep")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from assb_lmp import bench
+
+    parts = tuple(args.only) if args.only else PARTS
+    res = bench.run(args.out, parts=parts, seeds=args.seeds)
+    print(bench.table(res))
+    print(f"\nwrote {args.out}/bench.json")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the ``bench`` subcommand."""
+    s = sub.add_parser("bench", help="benchmarks (minutes): speed, quasi-static check, scaling")
+    s.add_argument("--out", type=Path, default=Path("runs/bench"))
+    s.add_argument("--only", nargs="+", choices=PARTS, default=None)
+    s.add_argument("--seeds", type=int, default=5, help="structures in the quasi-static check")
+    s.set_defaults(func=_bench)
