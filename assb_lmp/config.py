@@ -40,6 +40,9 @@ DT_STABILITY_FRACTION = 0.20
 
 Range = tuple[float, float]
 
+#: Stage names that would collide with folders of a case (outputs go to DIR/<stage>/).
+RESERVED_STAGE_NAMES = frozenset({"dumps", "figures", "dataset", "failed", "tmp"})
+
 
 class Materials(BaseModel):
     """Material cards by name (file stem in ``potentials/`` or the user's card folder)."""
@@ -227,6 +230,12 @@ class CaseSpec(BaseModel):
     @model_validator(mode="after")
     def _consistency(self) -> CaseSpec:
         names = [s.name for s in self.stages]
+        reserved = sorted(set(names) & RESERVED_STAGE_NAMES)
+        if reserved:
+            raise ValueError(
+                f"stage names {reserved} are reserved (case-folder names: "
+                f"{', '.join(sorted(RESERVED_STAGE_NAMES))})"
+            )
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
