@@ -92,3 +92,10 @@ def test_resolved_spec_round_trips(tmp_path):
     spec = config.load_case(_write(tmp_path, GOOD))
     again = config.parse_case(yaml.safe_load(config.dump_case(spec)))
     assert again == spec
+
+
+@pytest.mark.parametrize("name", ["dumps", "figures"])
+def test_stage_names_that_collide_with_case_folders_are_rejected(tmp_path, name):
+    data = _with("stages", [{"kind": "settle", "name": name}])
+    with pytest.raises(SpecError, match="reserved"):
+        config.load_case(_write(tmp_path, data))
