@@ -21,6 +21,7 @@ from assb_lmp import REPO_DIR, __version__, packing
 from assb_lmp.config import (
     DT_STABILITY_FRACTION,
     CaseSpec,
+    ExpandStage,
     HoldStage,
     PressStage,
     ReleaseStage,
@@ -167,9 +168,30 @@ def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
                 what = "hold the boundary still"
             d.update(hold_steps=steps, description=f"{what} for {s.duration_us:g} us, then "
                      "until at rest")
+        elif isinstance(s, ExpandStage):
+            d.update(_expand_control(s, previous))
         out.append(d)
         previous = d
     return out
+
+
+def _expand_control(s: ExpandStage, previous: dict | None) -> dict:
+    """Boundary control of an expand stage: servo to a pressure, or hold the gap."""
+    if s.boundary == "gap":
+        # target_kpa only sets the background damping of the hold (the pressure before)
+        out = {"control": "hold", "description": "AM growth at a fixed gap (the moving wall "
+               "held still), then until at rest"}
+        if previous is not None and "target_kpa" in previous:
+            out["target_kpa"] = previous["target_kpa"]
+        return out
+    if s.pressure_mpa is not None:
+        target = mpa_to_kpa(s.pressure_mpa)
+    elif previous is not None and "target_kpa" in previous:
+        target = previous["target_kpa"]
+    else:  # pragma: no cover - config refuses this
+        raise SpecError(f"stage {s.name!r}: no pressure to hold")
+    return {"control": "pressure", "target_kpa": target,
+            "description": f"AM growth holding {target / 1000:g} MPa, then until at rest"}
 
 
 def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
@@ -243,6 +265,11 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         st["gamma_se"] = m_se / st["damping_time_us"]
     is_am = structure.types == packing.TYPE_AM
     m_am = float(np.mean(am.rho * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+    for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
+        if isinstance(s, ExpandStage):
+            from assb_lmp import expansion
+
+            st.update(expansion.plan(spec, k, structure, dt))
 
     t_r = critical_timestep_us(spec)
     context = {
@@ -272,6 +299,9 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "stages": stages,
         "cell_fields": cell_fields,
         "gamma_ratio": m_am / m_se,
+        "multisphere": structure.multisphere,
+        "integrate_group": "se" if structure.multisphere else "grains",
+        "n_bodies": structure.n_am,
     }
     text = environment(user_templates).get_template(MAIN_TEMPLATE).render(**context)
     return Deck(text=text, structure=structure, dt_us=dt, context=context)
