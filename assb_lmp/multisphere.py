@@ -159,8 +159,9 @@ def union_volume_surface_3d(centres: np.ndarray, radii: np.ndarray,
 
     Volume: the union of spheres whose centres lie on one line is a solid of revolution
     whose radius at ``s`` along the line is ``max_k √(r_k² − (s − s_k)²)``; integrated
-    with Gauss–Legendre panels between the breakpoints. Used for the 3D volume of a
-    multisphere body (``basis: volume``) and its surface (SE coverage).
+    with Gauss–Legendre panels between the breakpoints (other arrangements: Monte Carlo
+    with 200 000 points). Used for the 3D volume of a multisphere body (``basis:
+    volume``) and its surface (SE coverage).
     """
     c = np.asarray(centres, dtype=float).reshape(-1, 3 if np.shape(centres)[-1] == 3 else 2)
     r = np.asarray(radii, dtype=float).ravel()
@@ -188,7 +189,7 @@ def union_volume_surface_3d(centres: np.ndarray, radii: np.ndarray,
     s_k = (c - c[0]) @ u
     off = np.linalg.norm((c - c[0]) - np.outer(s_k, u), axis=1)
     if np.any(off > 1e-9 * (1.0 + length)):
-        raise ValueError("union_volume_surface_3d: the volume needs centres on one line")
+        return _sampled_volume(c, r), surface
     brk = np.unique(np.concatenate([s_k - r, s_k + r]))
     # add the crossing points of neighbouring spheres' profiles
     extra = []
@@ -206,6 +207,17 @@ def union_volume_surface_3d(centres: np.ndarray, radii: np.ndarray,
         rho2 = np.max(r[None, :] ** 2 - (s[:, None] - s_k[None, :]) ** 2, axis=1)
         vol += 0.5 * (hi - lo) * float(np.sum(wg * math.pi * np.clip(rho2, 0.0, None)))
     return vol, surface
+
+
+def _sampled_volume(c: np.ndarray, r: np.ndarray, n: int = 200_000) -> float:
+    rng = np.random.default_rng(0)
+    lo = (c - r[:, None]).min(axis=0)
+    hi = (c + r[:, None]).max(axis=0)
+    pts = lo + (hi - lo) * rng.random((n, 3))
+    inside = np.zeros(n, dtype=bool)
+    for ci, ri in zip(c, r, strict=True):
+        inside |= ((pts - ci) ** 2).sum(axis=1) <= ri * ri
+    return float(np.prod(hi - lo) * inside.mean())
 
 
 # ============================================================== body builder
