@@ -386,3 +386,76 @@ def measure_bodies(bodies: list[tuple[np.ndarray, np.ndarray, float]],
             "circularity_pixels": m["circularity_pixels"],
         })
     return out
+
+
+# ============================================================== validation figure
+#: Aspect ratios of the default validation sweep.
+SWEEP_ASPECT_RATIOS = (1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0)
+
+
+def validation(structure_bodies: list[tuple[np.ndarray, np.ndarray, float]] | None = None,
+               aspect_ratios=SWEEP_ASPECT_RATIOS, minor_axis_px: float = 80.0,
+               diameter_um: float = 10.0) -> list[dict]:
+    """Measured circularity against aspect ratio: a sweep of default bodies
+    (``source = "sweep"``) and, when given, the bodies of a generated packing
+    (``source = "packing"``)."""
+    sweep = [(b.offsets, b.radii, ar) for ar in aspect_ratios
+             for b in [build_body(diameter_um, ar)]]
+    rows = [dict(r, source="sweep") for r in measure_bodies(sweep, minor_axis_px)]
+    if structure_bodies:
+        rows += [dict(r, source="packing")
+                 for r in measure_bodies(structure_bodies, minor_axis_px)]
+    return rows
+
+
+def validation_figure(rows: list[dict], tolerance: float = 0.03) -> object:
+    """Circularity against aspect ratio: the ellipse relation (line, ± tolerance band),
+    the regionprops measurements of the rendered bodies (points), and a gallery of the
+    sweep's bodies drawn as their spheres."""
+    from matplotlib.collections import EllipseCollection
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11.0, 4.6))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.9, wspace=0.22)
+    ax, gal = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1.0]})
+    ars = [r["aspect_ratio"] for r in rows] + [r["aspect_ratio_measured"] for r in rows]
+    x = np.linspace(1.0, max(ars) * 1.05, 300)
+    ce = ellipse_circularity(x)
+    ax.fill_between(x, ce * (1 - tolerance), ce * (1 + tolerance), color="tab:blue",
+                    alpha=0.15, lw=0, label=f"ellipse ± {100 * tolerance:g} %")
+    ax.plot(x, ce, color="tab:blue", lw=1.6, label="ellipse: 4πA/P², P Ramanujan")
+    for src, mk, col in (("sweep", "o", "k"), ("packing", "s", "tab:red")):
+        sel = [r for r in rows if r["source"] == src]
+        if not sel:
+            continue
+        ax.plot([r["aspect_ratio_measured"] for r in sel], [r["circularity"] for r in sel],
+                mk, mfc="none", mec=col, ms=6,
+                label=f"{'default bodies' if src == 'sweep' else 'bodies of the packing'} "
+                f"(regionprops, n = {len(sel)})")
+    ax.set_xlabel("aspect ratio (major / minor axis, regionprops)")
+    ax.set_ylabel("circularity 4πA/P² (−)")
+    err = max(abs(r["relative_error"]) for r in rows)
+    ax.set_title(f"Multisphere ellipses: largest deviation {100 * err:.2f} %", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, loc="upper right")
+    # gallery
+    sweep = [r for r in rows if r["source"] == "sweep"]
+    x0 = 0.0
+    for r in sweep:
+        b = build_body(1.0, r["aspect_ratio"])
+        off = b.offsets[:, ::-1]  # major axis vertical
+        cx = x0 + b.extent[1]
+        gal.add_collection(EllipseCollection(
+            2 * b.radii, 2 * b.radii, np.zeros(b.radii.size), units="xy",
+            offsets=off + np.array([cx, 0.0]), offset_transform=gal.transData,
+            facecolors="#8a8a8a", edgecolors="k", linewidths=0.4, alpha=0.8))
+        gal.text(cx, -b.extent[0] - 0.2, f"{r['aspect_ratio']:g}\n{r['spheres']}",
+                 ha="center", va="top", fontsize=7)
+        x0 = cx + b.extent[1] + 0.45
+    gal.set_xlim(-0.2, x0)
+    gal.set_ylim(-1.9, 1.4)
+    gal.set_aspect("equal")
+    gal.axis("off")
+    gal.set_title("default bodies of equal area\n(labels: aspect ratio, sub-spheres)",
+                  fontsize=10)
+    return fig
