@@ -194,6 +194,15 @@ def _expand_control(s: ExpandStage, previous: dict | None) -> dict:
             "description": f"AM growth holding {target / 1000:g} MPa, then until at rest"}
 
 
+def _box_margin(spec: CaseSpec) -> float:
+    """Box margin beyond the cell (µm): 1, more when an expand stage may push the wall out."""
+    if not any(isinstance(s, ExpandStage) for s in spec.stages):
+        return 1.0
+    from assb_lmp import expansion
+
+    return expansion.box_margin_um(spec)
+
+
 def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     """Pack the structure and render the deck of a case.
 
@@ -299,6 +308,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "stages": stages,
         "cell_fields": cell_fields,
         "gamma_ratio": m_am / m_se,
+        "box_margin_um": _box_margin(spec),
         "multisphere": structure.multisphere,
         "integrate_group": "se" if structure.multisphere else "grains",
         "n_bodies": structure.n_am,
@@ -317,7 +327,8 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     deck = build(spec, user_templates)
     cards = deck.context["cards"]
     packing.write_data(deck.structure, out_dir / "structure.data",
-                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
+                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0},
+                       margin=deck.context["box_margin_um"])
     packing.write_info(deck.structure, out_dir / "structure.json")
     (out_dir / "spec.yaml").write_text(dump_case(spec))
     (out_dir / "materials.json").write_text(json.dumps(

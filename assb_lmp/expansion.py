@@ -29,7 +29,13 @@ How LAMMPS does it (``templates/expand.lmp.j2``):
 
 Growth rate: the linear strain rate is capped like the press, ``I √(P/ρ) / d`` (inertial
 number ``control.inertial_number``, SE density and diameter, ``P`` the stage's pressure,
-at least the floor), unless ``growth_strain_rate`` is given.
+at least the floor; half of it under a pressure boundary, so that the servoed wall can
+follow), unless ``growth_strain_rate`` is given.
+
+Box: the LAMMPS box of the walls mode ends 1 µm beyond the initial cell; a swelling
+held at a pressure may push the moving wall further out, so cases with such a stage get a
+box margin of ``1 + W0 (s² − 1)`` µm (:func:`box_margin_um`; W0 the initial width: the
+section area of everything in the cell grows at most by s² and the height is fixed).
 
 Checks before LAMMPS starts (:class:`assb_lmp.errors.SpecError`): a grown particle longer
 than the fixed cell height (or, under a fixed gap at a known width, than the width); under
@@ -60,6 +66,9 @@ MAX_INCREMENT_FRACTION = 0.05
 MIN_STEPS_PER_RUN = 20
 #: Fewest steps of the whole growth.
 MIN_GROWTH_STEPS = 200
+#: Growth rate as a fraction of the controller's rate cap under a pressure boundary: the
+#: height is fixed, so the wall must move up to twice as fast (in strain) as the AM grows.
+GROWTH_RATE_FRACTION_PRESSURE = 0.5
 
 
 def linear_scale(volume_strain: float, basis: str) -> float:
@@ -118,6 +127,17 @@ def _body_reach(structure: packing.Structure) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(reach), np.asarray(area)
 
 
+def box_margin_um(spec: CaseSpec, default: float = 1.0) -> float:
+    """Box margin beyond the cell (µm) that leaves room for every expand stage held at a
+    pressure: ``default + W0 (s² − 1)`` for the largest swelling ``s``."""
+    extra = 0.0
+    for st in spec.stages:
+        if isinstance(st, ExpandStage) and st.boundary == "pressure":
+            s = linear_scale(expand_volume_strain(spec, st), st.basis)
+            extra = max(extra, spec.geometry.width_um * (s * s - 1.0))
+    return default + extra
+
+
 def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float) -> dict:
     """Values of the expand stage ``spec.stages[index]`` for the templates.
 
@@ -147,7 +167,8 @@ def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float)
     p_mpa = _stage_pressure_mpa(spec, index) or spec.control.pressure_floor_mpa
     p_kpa = max(mpa_to_kpa(p_mpa), mpa_to_kpa(spec.control.pressure_floor_mpa))
     rate = st.growth_strain_rate or spec.control.inertial_number * math.sqrt(
-        p_kpa / se.rho) / d_se
+        p_kpa / se.rho) / d_se * (GROWTH_RATE_FRACTION_PRESSURE if st.boundary == "pressure"
+                                  else 1.0)
     growth_steps = max(MIN_GROWTH_STEPS, math.ceil(abs(lin) / (rate * dt_us)))
 
     reach, area = _body_reach(structure)

@@ -114,7 +114,7 @@ def _check_structure(st: packing.Structure, w: float, h: float) -> None:
 def test_bodies_are_packed_without_overlaps_and_reproducibly():
     spec = config.load_case(SPECS / "tiny_expand.yaml")
     st = packing.generate(spec)
-    _check_structure(st, 14, 10)
+    _check_structure(st, spec.geometry.width_um, spec.geometry.height_um)
     assert st.multisphere and st.n_am == len(st.info["bodies"]) == int(st.mol.max())
     assert st.info["am_area_um2"] == pytest.approx(0.35 * 12 * 10, rel=1e-9)
     again = packing.generate(spec)
