@@ -116,7 +116,9 @@ def test_bodies_are_packed_without_overlaps_and_reproducibly():
     st = packing.generate(spec)
     _check_structure(st, spec.geometry.width_um, spec.geometry.height_um)
     assert st.multisphere and st.n_am == len(st.info["bodies"]) == int(st.mol.max())
-    assert st.info["am_area_um2"] == pytest.approx(0.35 * 12 * 10, rel=1e-9)
+    # the AM area target is met to within half a smallest particle (as for discs)
+    assert st.info["am_area_um2"] == pytest.approx(0.35 * 12 * 10, abs=math.pi * 2.0**2 / 8)
+    assert st.info["am_area_um2"] <= 0.35 * 12 * 10 + 1e-9
     again = packing.generate(spec)
     assert np.array_equal(st.positions, again.positions)
 
