@@ -41,7 +41,8 @@ Checks before LAMMPS starts (:class:`assb_lmp.errors.SpecError`): a grown partic
 than the fixed cell height (or, under a fixed gap at a known width, than the width); under
 a fixed gap, grown solids whose section area exceeds the cell's (the expansion would push
 particles through a wall); a rigid-body increment that would move a surface by more than
-5 % of the SE diameter at once.
+5 % of the SE diameter at once; multisphere growth in a periodic cell (not supported:
+the rigid fix would have to be re-created after ``fix deform``).
 """
 
 from __future__ import annotations
@@ -199,6 +200,12 @@ def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float)
             )
 
     rigid = structure.multisphere
+    if rigid and spec.geometry.boundary == "periodic":
+        raise SpecError(
+            f"{where}: growing multisphere bodies re-creates the rigid fix, which LAMMPS "
+            "only accepts before the box-changing fix deform of a periodic cell; expand "
+            "stages of multisphere AM need boundary: walls (spheres work in both)"
+        )
     if rigid:
         step_cap = MAX_INCREMENT_FRACTION * d_se
         r_max = float(reach.max()) if reach.size else 0.0

@@ -252,6 +252,12 @@ def test_expansion_that_would_push_bodies_through_a_wall(tmp_path):
     _expect_spec_error(data, "at least .* increments", tmp_path)
 
 
+def test_multisphere_growth_in_a_periodic_cell_is_refused(tmp_path):
+    data = _variant("bad", {"expand": {"boundary": "pressure", "pressure_mpa": 5.0}})
+    data["geometry"]["boundary"] = "periodic"
+    _expect_spec_error(data, "need boundary: walls", tmp_path)
+
+
 @pytest.mark.parametrize(
     "stage, match",
     [
