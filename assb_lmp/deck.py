@@ -194,6 +194,29 @@ def _expand_control(s: ExpandStage, previous: dict | None) -> dict:
             "description": f"AM growth holding {target / 1000:g} MPa, then until at rest"}
 
 
+def _body_densities(structure: packing.Structure, rho: np.ndarray, rho_am: float) -> tuple[
+    np.ndarray, float, list[tuple[int, float]]
+]:
+    """Per-atom densities that give every multisphere body the mass of the union of its
+    spheres (overlaps counted once): ``ρ V_union / Σ V_spheres`` on each of its atoms.
+    Returns the densities, the solid volume (bodies as unions) and ``(mol, density)``."""
+    from assb_lmp import multisphere
+
+    rho = rho.astype(float).copy()
+    d = structure.diameters
+    solid = float(np.sum(np.pi / 6.0 * d[structure.mol == 0] ** 3))
+    out = []
+    for m in np.unique(structure.mol[structure.mol > 0]).tolist():
+        sel = structure.mol == m
+        v_union = multisphere.union_volume_surface_3d(
+            structure.positions[sel], 0.5 * d[sel], samples=8)[0]
+        v_sum = float(np.sum(np.pi / 6.0 * d[sel] ** 3))
+        rho[sel] = rho_am * v_union / v_sum
+        solid += v_union
+        out.append((int(m), float(rho_am * v_union / v_sum)))
+    return rho, solid, out
+
+
 def _box_margin(spec: CaseSpec) -> float:
     """Box margin beyond the cell (µm): 1, more when an expand stage may push the wall out."""
     if not any(isinstance(s, ExpandStage) for s in spec.stages):
@@ -243,6 +266,9 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     d = structure.diameters
     rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
     solid_volume = float(np.sum(np.pi / 6.0 * d**3))
+    body_densities: list[tuple[int, float]] = []
+    if structure.multisphere:
+        rho, solid_volume, body_densities = _body_densities(structure, rho, am.rho)
     mass = float(np.sum(rho * np.pi / 6.0 * d**3))
     cell_volume = spec.geometry.width_um * spec.geometry.height_um * depth
     rho_eff = mass / cell_volume
@@ -273,7 +299,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         st["damping_time_us"] = spec.geometry.width_um * math.sqrt(rho_eff / modulus)
         st["gamma_se"] = m_se / st["damping_time_us"]
     is_am = structure.types == packing.TYPE_AM
-    m_am = float(np.mean(am.rho * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+    m_am = float(np.mean(rho[is_am] * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
     for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
         if isinstance(s, ExpandStage):
             from assb_lmp import expansion
@@ -310,6 +336,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "gamma_ratio": m_am / m_se,
         "box_margin_um": _box_margin(spec),
         "multisphere": structure.multisphere,
+        "body_densities": body_densities,
         "integrate_group": "se" if structure.multisphere else "grains",
         "n_bodies": structure.n_am,
     }
