@@ -76,6 +76,15 @@ The image shows exactly this window, and every label is taken over it:
 In 3D the window is a column through the full depth (x, y cropped) and the image a
 section at ``section_z_um`` (default the mid-plane).
 
+Multisphere AM bodies (atoms dump with a ``mol`` column, :mod:`assb_lmp.bodies`): a body
+is one particle. Its centre is the centre of mass of its spheres, its Love–Weber stress
+sums the contacts of all its spheres with branch vectors from that centre, its volume is
+the union section area × t (quasi-2D), its coverage surface the surface of the union of
+its spheres (``lateral``: union perimeter × t); contacts and images stay per sphere. At
+static equilibrium the stress balance is unchanged (the net force on every body is zero).
+After an ``expand`` stage the before/after report of :mod:`assb_lmp.expansion_report` is
+written as well.
+
 ``labels.json`` holds the nine targets (:data:`assb_lmp.targets.TARGETS`, null where
 undefined, e.g. no AM in the window), the four Gaussian-fit values and an ``info`` object
 (stage, window, counts, options, and the stress balance of :func:`stress_balance`).
