@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("version", help="print the toolkit and LAMMPS versions")
     s.set_defaults(func=_version)
 
-    for name in ("cli_analysis", "cli_sweep", "cli_cnn", "cli_bench"):
+    for name in ("cli_analysis", "cli_sweep", "cli_cnn", "cli_bench", "cli_shapes"):
         try:
             module = __import__(f"assb_lmp.{name}", fromlist=["register"])
         except ImportError:

@@ -73,6 +73,81 @@ class Geometry(BaseModel):
     boundary: Literal["walls", "periodic"] = "walls"
 
 
+class SphereShape(BaseModel):
+    """AM particles are single spheres (the default)."""
+
+    model_config = _STRICT
+    kind: Literal["sphere"] = "sphere"
+
+
+#: Largest aspect ratio of an elliptical AM particle.
+MAX_ASPECT_RATIO = 10.0
+#: Most sub-spheres a multisphere body may have.
+MAX_SPHERES = 64
+
+
+class EllipseShape(BaseModel):
+    """AM particles are ellipses built from overlapping spheres moved as rigid bodies.
+
+    The drawn AM diameter is the *area-equivalent* diameter of the ellipse section, so the
+    AM area fraction keeps its meaning. ``aspect_ratio`` (major / minor axis, ≥ 1) is a
+    number or a ``[lo, hi]`` range from which each particle draws its own value
+    (uniformly). ``spheres`` fixes the number of sub-spheres per body (default: chosen
+    from the aspect ratio so that the union's circularity is within about 1 % of the
+    ellipse's, see :mod:`assb_lmp.multisphere`). ``orientation_deg`` fixes the angle of
+    the major axis to the press axis (x); default a uniformly random angle per particle.
+    """
+
+    model_config = _STRICT
+    kind: Literal["ellipse"]
+    aspect_ratio: float | Range
+    spheres: int | None = Field(None, ge=1, le=MAX_SPHERES,
+                                description="sub-spheres per body (default: automatic)")
+    orientation_deg: float | None = Field(None, ge=-180, le=180)
+
+    @field_validator("aspect_ratio")
+    @classmethod
+    def _aspect(cls, v: float | Range) -> float | Range:
+        lo, hi = (v, v) if isinstance(v, int | float) else v
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise ValueError(f"must be a number or an increasing [lo, hi] pair, got {v!r}")
+        if lo < 1.0:
+            raise ValueError(
+                f"aspect ratio {lo!r} < 1 is impossible: it is major axis / minor axis of the "
+                f"ellipse; allowed range [1, {MAX_ASPECT_RATIO:g}]"
+            )
+        if hi > MAX_ASPECT_RATIO:
+            raise ValueError(f"aspect ratio {hi!r} is above {MAX_ASPECT_RATIO:g}; allowed range "
+                             f"[1, {MAX_ASPECT_RATIO:g}]")
+        return v
+
+    @model_validator(mode="after")
+    def _sphere_count(self) -> EllipseShape:
+        if self.spheres is None:
+            return self
+        from assb_lmp import multisphere
+
+        lo, hi = (self.aspect_ratio, self.aspect_ratio) if isinstance(
+            self.aspect_ratio, int | float) else self.aspect_ratio
+        most = multisphere.max_spheres(lo)
+        if self.spheres > most:
+            raise ValueError(
+                f"spheres = {self.spheres} is more than sensible for aspect ratio {lo:g}: at "
+                f"most {most} (sub-sphere centres closer than "
+                f"{multisphere.MIN_SPACING_FRACTION:g} of the minor semi-axis add nothing)"
+            )
+        least = multisphere.min_spheres(hi)
+        if self.spheres < least:
+            raise ValueError(
+                f"spheres = {self.spheres} cannot make an ellipse of aspect ratio {hi:g}: at "
+                f"least {least} (fewer sub-spheres give a chain of beads)"
+            )
+        return self
+
+
+AmShape = Annotated[SphereShape | EllipseShape, Field(discriminator="kind")]
+
+
 class Packing(BaseModel):
     """Packing parameters (Komori §2.1.1).
 
@@ -91,6 +166,10 @@ class Packing(BaseModel):
     se_lattice: Literal["square", "hex"] = "square"
     reference_width_um: float | None = Field(None, gt=0)
     max_attempts: int = Field(200_000, ge=1000, le=10_000_000)
+    am_shape: AmShape = Field(
+        default_factory=SphereShape,
+        description="shape of the AM particles: sphere (default) or multisphere ellipse",
+    )
 
     @field_validator("am_diameter_mean_um", "am_diameter_sd_um")
     @classmethod
@@ -209,8 +288,78 @@ class ReleaseStage(BaseModel):
     pressure_mpa: float = Field(25.0, gt=0, le=10_000)
 
 
+class Vegard(BaseModel):
+    """Volume strain from the lattice of the AM card's end members (Vegard's law).
+
+    The state of charge ``s`` maps to the lithiation ``y`` between the delithiated (0) and
+    lithiated (1) end members of the card: ``y = 1 − s`` for a positive electrode (made
+    lithiated, charging removes Li), ``y = s`` for a negative one. ``electrode: auto``
+    takes *positive* when the card's formula starts with ``Li`` and *negative* otherwise.
+    The strain is ``V(y_to) / V(y_from) − 1`` with V the volume per host unit, see
+    :mod:`assb_lmp.vegard`.
+    """
+
+    model_config = _STRICT
+    state_of_charge: float = Field(ge=0, le=1, description="state of charge after the stage")
+    from_state_of_charge: float = Field(0.0, ge=0, le=1,
+                                        description="state of charge before the stage")
+    electrode: Literal["auto", "positive", "negative"] = "auto"
+
+
+#: Allowed range of a requested AM volume strain.
+VOLUME_STRAIN_RANGE = (-0.5, 3.0)
+
+
+class ExpandStage(BaseModel):
+    """Vegard expansion (or contraction) of the AM by radius growth, gradual over the stage.
+
+    The amount is ``volume_strain`` (positive: swelling, negative: shrinking) or a
+    ``vegard`` request computed from the card's lattice data. ``basis: volume`` (default)
+    reads the strain as a change of the 3D particle volume (lengths scale by
+    ``(1 + e)^(1/3)``: the bodies are spheres and sphere clusters); ``basis: area`` as a
+    change of the quasi-2D section area (lengths scale by ``(1 + e)^(1/2)``). During and
+    after the growth the moving wall either holds a pressure (``boundary: pressure``,
+    default the last pressure target of the earlier stages, e.g. the 25 MPa stack pressure)
+    or stays where it is (``boundary: gap``). Rigid multisphere bodies grow in
+    ``increments`` steps (default: automatic, each step moves an AM surface by at most
+    ``max_increment_um``); spheres grow continuously.
+    """
+
+    model_config = _STRICT
+    kind: Literal["expand"]
+    name: str = Field("expand", pattern=SAFE_NAME)
+    volume_strain: float | None = Field(None, description="AM volume strain (−) e.g. 0.10")
+    vegard: Vegard | None = None
+    basis: Literal["volume", "area"] = "volume"
+    boundary: Literal["pressure", "gap"] = "pressure"
+    pressure_mpa: float | None = Field(None, gt=0, le=10_000)
+    increments: int | None = Field(None, ge=1, le=5000)
+    max_increment_um: float = Field(
+        0.002, gt=0, le=0.1,
+        description="rigid bodies: largest step of an AM surface per growth increment (µm)",
+    )
+    growth_strain_rate: float | None = Field(
+        None, gt=0, le=10,
+        description="linear strain rate of the growth (1/µs); default: the inertial-number "
+        "cap of the controller at the stage's pressure",
+    )
+
+    @model_validator(mode="after")
+    def _amount(self) -> ExpandStage:
+        if (self.volume_strain is None) == (self.vegard is None):
+            raise ValueError("give exactly one of volume_strain and vegard")
+        lo, hi = VOLUME_STRAIN_RANGE
+        if self.volume_strain is not None and not lo < self.volume_strain <= hi:
+            raise ValueError(f"volume_strain = {self.volume_strain!r} outside the allowed "
+                             f"range ({lo}, {hi}]")
+        if self.boundary == "gap" and self.pressure_mpa is not None:
+            raise ValueError("boundary: gap holds the wall still; it takes no pressure_mpa")
+        return self
+
+
 Stage = Annotated[
-    SettleStage | PressStage | HoldStage | ReleaseStage, Field(discriminator="kind")
+    SettleStage | PressStage | HoldStage | ReleaseStage | ExpandStage,
+    Field(discriminator="kind"),
 ]
 
 
@@ -261,6 +410,18 @@ class CaseSpec(BaseModel):
                 f"not fit in the compressed cell ({width} × {self.geometry.height_um} µm)"
             )
         del maxd
+        last_pressure = None
+        for s in self.stages:
+            if isinstance(s, ExpandStage) and s.boundary == "pressure" and (
+                s.pressure_mpa is None and last_pressure is None
+            ):
+                raise ValueError(
+                    f"stage {s.name!r}: boundary: pressure needs pressure_mpa (no earlier "
+                    "stage sets a pressure to hold)"
+                )
+            p = getattr(s, "pressure_mpa", None)
+            if p is not None and not (isinstance(s, ExpandStage) and s.boundary == "gap"):
+                last_pressure = p
         return self
 
     # derived values ------------------------------------------------------------
@@ -339,6 +500,31 @@ def timestep_us(spec: CaseSpec) -> float:
     return spec.control.timestep_us
 
 
+def expand_volume_strain(spec: CaseSpec, stage: ExpandStage) -> float:
+    """The AM volume strain of an expand stage (−): given, or by Vegard's law from the card.
+
+    Raises
+    ------
+    SpecError
+        For a Vegard request on a card without lattice data.
+    """
+    if stage.volume_strain is not None:
+        return float(stage.volume_strain)
+    from assb_lmp import vegard
+
+    v = stage.vegard
+    e = vegard.volume_strain(spec.cards()["am"], v.from_state_of_charge, v.state_of_charge,
+                             v.electrode)
+    lo, hi = VOLUME_STRAIN_RANGE
+    if not lo < e <= hi:
+        raise SpecError(
+            f"vegard: the card {spec.materials.am!r} gives a volume strain of {e:+.4f} between "
+            f"states of charge {v.from_state_of_charge:g} and {v.state_of_charge:g}, outside "
+            f"the range ({lo}, {hi}] the growth can follow"
+        )
+    return e
+
+
 def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
     """Validate a case mapping and its cross-references (cards, time step).
 
@@ -356,6 +542,12 @@ def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
     try:
         spec.cards()
         timestep_us(spec)
+        for k, s in enumerate(spec.stages):
+            if isinstance(s, ExpandStage):
+                try:
+                    expand_volume_strain(spec, s)
+                except SpecError as exc:
+                    raise SpecError(f"stages.{k} ({s.name}): {exc}") from None
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
     return spec

@@ -21,6 +21,7 @@ from assb_lmp import REPO_DIR, __version__, packing
 from assb_lmp.config import (
     DT_STABILITY_FRACTION,
     CaseSpec,
+    ExpandStage,
     HoldStage,
     PressStage,
     ReleaseStage,
@@ -167,9 +168,62 @@ def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
                 what = "hold the boundary still"
             d.update(hold_steps=steps, description=f"{what} for {s.duration_us:g} us, then "
                      "until at rest")
+        elif isinstance(s, ExpandStage):
+            d.update(_expand_control(s, previous))
         out.append(d)
         previous = d
     return out
+
+
+def _expand_control(s: ExpandStage, previous: dict | None) -> dict:
+    """Boundary control of an expand stage: servo to a pressure, or hold the gap."""
+    if s.boundary == "gap":
+        # target_kpa only sets the background damping of the hold (the pressure before)
+        out = {"control": "hold", "description": "AM growth at a fixed gap (the moving wall "
+               "held still), then until at rest"}
+        if previous is not None and "target_kpa" in previous:
+            out["target_kpa"] = previous["target_kpa"]
+        return out
+    if s.pressure_mpa is not None:
+        target = mpa_to_kpa(s.pressure_mpa)
+    elif previous is not None and "target_kpa" in previous:
+        target = previous["target_kpa"]
+    else:  # pragma: no cover - config refuses this
+        raise SpecError(f"stage {s.name!r}: no pressure to hold")
+    return {"control": "pressure", "target_kpa": target,
+            "description": f"AM growth holding {target / 1000:g} MPa, then until at rest"}
+
+
+def _body_densities(structure: packing.Structure, rho: np.ndarray, rho_am: float) -> tuple[
+    np.ndarray, float, list[tuple[int, float]]
+]:
+    """Per-atom densities that give every multisphere body the mass of the union of its
+    spheres (overlaps counted once): ``ρ V_union / Σ V_spheres`` on each of its atoms.
+    Returns the densities, the solid volume (bodies as unions) and ``(mol, density)``."""
+    from assb_lmp import multisphere
+
+    rho = rho.astype(float).copy()
+    d = structure.diameters
+    solid = float(np.sum(np.pi / 6.0 * d[structure.mol == 0] ** 3))
+    out = []
+    for m in np.unique(structure.mol[structure.mol > 0]).tolist():
+        sel = structure.mol == m
+        v_union = multisphere.union_volume_surface_3d(
+            structure.positions[sel], 0.5 * d[sel], samples=8)[0]
+        v_sum = float(np.sum(np.pi / 6.0 * d[sel] ** 3))
+        rho[sel] = rho_am * v_union / v_sum
+        solid += v_union
+        out.append((int(m), float(rho_am * v_union / v_sum)))
+    return rho, solid, out
+
+
+def _box_margin(spec: CaseSpec) -> float:
+    """Box margin beyond the cell (µm): 1, more when an expand stage may push the wall out."""
+    if not any(isinstance(s, ExpandStage) for s in spec.stages):
+        return 1.0
+    from assb_lmp import expansion
+
+    return expansion.box_margin_um(spec)
 
 
 def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
@@ -212,6 +266,9 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     d = structure.diameters
     rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
     solid_volume = float(np.sum(np.pi / 6.0 * d**3))
+    body_densities: list[tuple[int, float]] = []
+    if structure.multisphere:
+        rho, solid_volume, body_densities = _body_densities(structure, rho, am.rho)
     mass = float(np.sum(rho * np.pi / 6.0 * d**3))
     cell_volume = spec.geometry.width_um * spec.geometry.height_um * depth
     rho_eff = mass / cell_volume
@@ -242,7 +299,12 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         st["damping_time_us"] = spec.geometry.width_um * math.sqrt(rho_eff / modulus)
         st["gamma_se"] = m_se / st["damping_time_us"]
     is_am = structure.types == packing.TYPE_AM
-    m_am = float(np.mean(am.rho * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+    m_am = float(np.mean(rho[is_am] * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+    for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
+        if isinstance(s, ExpandStage):
+            from assb_lmp import expansion
+
+            st.update(expansion.plan(spec, k, structure, dt))
 
     t_r = critical_timestep_us(spec)
     context = {
@@ -272,6 +334,11 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "stages": stages,
         "cell_fields": cell_fields,
         "gamma_ratio": m_am / m_se,
+        "box_margin_um": _box_margin(spec),
+        "multisphere": structure.multisphere,
+        "body_densities": body_densities,
+        "integrate_group": "se" if structure.multisphere else "grains",
+        "n_bodies": structure.n_am,
     }
     text = environment(user_templates).get_template(MAIN_TEMPLATE).render(**context)
     return Deck(text=text, structure=structure, dt_us=dt, context=context)
@@ -287,7 +354,8 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     deck = build(spec, user_templates)
     cards = deck.context["cards"]
     packing.write_data(deck.structure, out_dir / "structure.data",
-                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
+                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0},
+                       margin=deck.context["box_margin_um"])
     packing.write_info(deck.structure, out_dir / "structure.json")
     (out_dir / "spec.yaml").write_text(dump_case(spec))
     (out_dir / "materials.json").write_text(json.dumps(

@@ -76,6 +76,15 @@ The image shows exactly this window, and every label is taken over it:
 In 3D the window is a column through the full depth (x, y cropped) and the image a
 section at ``section_z_um`` (default the mid-plane).
 
+Multisphere AM bodies (atoms dump with a ``mol`` column, :mod:`assb_lmp.bodies`): a body
+is one particle. Its centre is the centre of mass of its spheres, its Love–Weber stress
+sums the contacts of all its spheres with branch vectors from that centre, its volume is
+the union section area × t (quasi-2D), its coverage surface the surface of the union of
+its spheres (``lateral``: union perimeter × t); contacts and images stay per sphere. At
+static equilibrium the stress balance is unchanged (the net force on every body is zero).
+After an ``expand`` stage the before/after report of :mod:`assb_lmp.expansion_report` is
+written as well.
+
 ``labels.json`` holds the nine targets (:data:`assb_lmp.targets.TARGETS`, null where
 undefined, e.g. no AM in the window), the four Gaussian-fit values and an ``info`` object
 (stage, window, counts, options, and the stress balance of :func:`stress_balance`).
@@ -614,11 +623,28 @@ class StageResult:
     image: np.ndarray | None = None
     periodic_lengths: tuple[float | None, float | None] = (None, None)
     boundary_moment: np.ndarray | None = None
+    #: multisphere bodies (atoms dump with a ``mol`` column), see :mod:`assb_lmp.bodies`:
+    #: body id per particle (0 for single spheres), atoms per particle, section area (µm²),
+    #: section perimeter (µm), 3D surface (µm²); None without bodies
+    mol: np.ndarray | None = None
+    n_spheres: np.ndarray | None = None
+    area_um2: np.ndarray | None = None
+    perimeter_um: np.ndarray | None = None
+    surface_um2: np.ndarray | None = None
+    volume3d_um3: np.ndarray | None = None
+    aspect_ratio: np.ndarray | None = None
+    #: the atoms behind the particles (bodies only): ``pos`` (m, 3), ``radius``, ``phase``,
+    #: ``particle`` (particle index of each atom), ``ids``
+    atoms: dict[str, np.ndarray] | None = None
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, radii and phases of what a section shows, with the periodic images
-        (shifted by ±L) of particles within one diameter of a periodic cell edge."""
-        pos, rad, ph = self.pos, self.radius, self.phase
+        (shifted by ±L) of particles within one diameter of a periodic cell edge.
+        Multisphere bodies are drawn as their sub-spheres."""
+        if self.atoms is not None:
+            pos, rad, ph = self.atoms["pos"], self.atoms["radius"], self.atoms["phase"]
+        else:
+            pos, rad, ph = self.pos, self.radius, self.phase
         for ax, length in enumerate(self.periodic_lengths):
             if not length:
                 continue
@@ -788,6 +814,23 @@ def analyze_stage(
     pos = np.column_stack([atoms["x"][order], atoms["y"][order], atoms["z"][order]])
     n = ids.size
     roles = np.where(phase == AM, 0, 1)  # 0 am, 1 se
+    grouping = None
+    if "mol" in atoms and np.any(atoms["mol"] > 0):
+        from assb_lmp import bodies
+
+        plen = tuple(
+            float(atoms.box[ax, 1] - atoms.box[ax, 0])
+            if len(atoms.boundary) > ax and atoms.boundary[ax].startswith("p") and (
+                ax < 2 or dimension == 3) else None
+            for ax in range(3)
+        )
+        mass = atoms["mass"][order] if "mass" in atoms else radius**3
+        try:
+            grouping = bodies.group(ids, phase, radius, pos, mass,
+                                    atoms["mol"][order].astype(np.int64), plen,
+                                    box_lo=atoms.box[:, 0] if atoms.box.size else None)
+        except ValueError as exc:
+            raise AnalysisError(f"{paths['atoms']}: {exc}") from None
     e_pp = np.array([[info.e_star_kpa(a, b) for b in ("am", "se")] for a in ("am", "se")])
     e_pw = np.array([info.e_star_kpa(a, "wall") for a in ("am", "se")])
 
@@ -904,6 +947,14 @@ def analyze_stage(
     index = np.concatenate([i, j, wi])
     force = np.concatenate([f_on_i, -f_on_i, wf])
     branch = np.concatenate([br_i, br_j, wbr])
+    p_i, p_j, p_wi = i, j, wi  # particle indices of the contacts (= atoms without bodies)
+    if grouping is not None:
+        # one particle per body: branch vectors from the body centre, volume of the union
+        branch = branch + grouping.rel[index]
+        index = grouping.particle_of_atom[index]
+        p_i, p_j, p_wi = (grouping.particle_of_atom[k] for k in (i, j, wi))
+        n = grouping.ids.size
+        volume = (grouping.area * depth if dimension == 2 else grouping.volume3d)
     sigma_kpa = love_weber_stress(n, index, force, branch, volume)
     sigma_mpa = sigma_kpa / KPA_PER_MPA
     stress = mean_compressive_stress(sigma_mpa, dimension)
@@ -915,8 +966,8 @@ def analyze_stage(
     e_star_all = np.concatenate([e_star, e_pw[roles[wi]]])
     a = hertz_contact_radius(all_fn, r_star_all, e_star_all)
     contacts = {
-        "i": np.concatenate([i, wi]),
-        "j": np.concatenate([j, np.full(wi.size, -1, dtype=np.int64)]),
+        "i": np.concatenate([p_i, p_wi]),
+        "j": np.concatenate([p_j, np.full(wi.size, -1, dtype=np.int64)]),
         "wall": np.concatenate([np.full(i.size, "", dtype="<U3"), wname]),
         "pair": np.concatenate([pair, w_pair]),
         "fn": all_fn,
@@ -926,6 +977,11 @@ def analyze_stage(
         "area": math.pi * a**2,
         "point": np.concatenate([point, wpt]),
     }
+    atom_pos, atom_radius, atom_phase, atom_ids = pos, radius, phase, ids
+    if grouping is not None:
+        contacts["atom_id1"] = np.concatenate([ids[i], ids[wi]])
+        contacts["atom_id2"] = np.concatenate([ids[j], np.full(wi.size, -1, dtype=np.int64)])
+        ids, phase, radius, pos = grouping.ids, grouping.phase, grouping.radius, grouping.pos
 
     window = window_from_cell(cell, crop_um)
     periodic = tuple(
@@ -945,6 +1001,16 @@ def analyze_stage(
             for k, a in enumerate("xy")
         ),
     )
+    if grouping is not None:
+        res.mol = grouping.mol
+        res.n_spheres = grouping.n_spheres
+        res.area_um2 = grouping.area
+        res.perimeter_um = grouping.perimeter
+        res.surface_um2 = grouping.surface
+        res.volume3d_um3 = grouping.volume3d
+        res.aspect_ratio = grouping.aspect_ratio
+        res.atoms = {"pos": atom_pos, "radius": atom_radius, "phase": atom_phase,
+                     "particle": grouping.particle_of_atom, "ids": atom_ids}
     if dimension == 3:
         z0 = section_z_um if section_z_um is not None else 0.5 * (
             cell["zlo_um"] + cell["zhi_um"])
@@ -1024,11 +1090,17 @@ def compute_labels(
     reaction = float(c["area"][amse & c["in"]].sum())
     r_am = res.radius[am_in]
     if coverage_surface == "sphere":
-        s_surface = float((4.0 * math.pi * r_am**2).sum())
+        if res.surface_um2 is not None:  # multisphere bodies: surface of the union
+            s_surface = float(res.surface_um2[am_in].sum())
+        else:
+            s_surface = float((4.0 * math.pi * r_am**2).sum())
     else:
         if res.dimension != 2:
             raise ValueError("coverage_surface='lateral' applies to the quasi-2D mode only")
-        s_surface = float((2.0 * math.pi * r_am * res.depth_um).sum())
+        if res.perimeter_um is not None:  # multisphere bodies: perimeter of the union
+            s_surface = float((res.perimeter_um[am_in] * res.depth_um).sum())
+        else:
+            s_surface = float((2.0 * math.pi * r_am * res.depth_um).sum())
     coverage = reaction / s_surface * coverage_factor if s_surface > 0 else None
 
     # AM-SE contacts per AM particle (index of the AM partner of every AM-SE contact)
@@ -1073,6 +1145,8 @@ def compute_labels(
         "n_am": int(am_in.sum()),
         "n_se": int(se_in.sum()),
         "n_particles_total": int(res.ids.size),
+        **({"n_am_bodies_total": int(np.count_nonzero(res.mol > 0)),
+            "n_atoms_total": int(res.atoms["ids"].size)} if res.mol is not None else {}),
         "n_contacts_total": int(c["fn"].size),
         "n_am_se_contacts_in_window": int((amse & c["in"]).sum()),
         "am_surface_um2": s_surface,
@@ -1136,7 +1210,9 @@ def _col(values: np.ndarray, fmt: str) -> list[str]:
 def particles_table(res: StageResult) -> str:
     """``particles.csv`` text: id, phase, radius_um, x/y/z_um, stress_mpa, the symmetric
     Love–Weber tensor components ``sigma_ab_mpa`` (tension positive), n_contacts,
-    in_window."""
+    in_window. Multisphere bodies: one row per body (id its smallest atom id, radius the
+    area-equivalent radius, x/y/z the centre of mass) and three more columns: mol (body id,
+    0 for single spheres), n_spheres, area_um2 (section area of the union)."""
     s = 0.5 * (res.sigma_mpa + np.swapaxes(res.sigma_mpa, 1, 2))
     names = ["id", "phase", "radius_um", "x_um", "y_um", "z_um", "stress_mpa",
              "sigma_xx_mpa", "sigma_yy_mpa", "sigma_zz_mpa", "sigma_xy_mpa",
@@ -1151,21 +1227,29 @@ def particles_table(res: StageResult) -> str:
         _col(s[:, 0, 1], g), _col(s[:, 0, 2], g), _col(s[:, 1, 2], g),
         _col(res.n_contacts, "%d"), _col(res.p_in.astype(int), "%d"),
     ]
+    if res.mol is not None:  # multisphere bodies: one row per body
+        names += ["mol", "n_spheres", "area_um2"]
+        cols += [_col(res.mol, "%d"), _col(res.n_spheres, "%d"), _col(res.area_um2, g)]
     return ",".join(names) + "\n" + "\n".join(",".join(r) for r in zip(*cols, strict=True)) + "\n"
 
 
 def contacts_table(res: StageResult) -> str:
     """``contacts.csv`` text: id1, id2 (empty for a wall), wall, pair, normal_force_nN,
     tangential_force_nN, overlap_um, contact_radius_um, contact_area_um2, the contact point
-    x/y/z_um, in_window."""
+    x/y/z_um, in_window. With multisphere bodies id1/id2 are the atoms (sub-spheres) in
+    contact."""
     c = res.contacts
     names = ["id1", "id2", "wall", "pair", "normal_force_nN", "tangential_force_nN",
              "overlap_um", "contact_radius_um", "contact_area_um2", "x_um", "y_um", "z_um",
              "in_window"]
     g = "%.9g"
-    id2 = np.where(c["j"] >= 0, res.ids[np.clip(c["j"], 0, None)], -1)
+    if "atom_id1" in c:  # multisphere: the atoms (sub-spheres) in contact
+        id1, id2 = c["atom_id1"], c["atom_id2"]
+    else:
+        id1 = res.ids[c["i"]]
+        id2 = np.where(c["j"] >= 0, res.ids[np.clip(c["j"], 0, None)], -1)
     cols = [
-        _col(res.ids[c["i"]], "%d"),
+        _col(id1, "%d"),
         ["" if v < 0 else str(v) for v in id2.tolist()],
         c["wall"].tolist(), c["pair"].tolist(),
         _col(c["fn"], g), _col(c["ft"], g), _col(c["overlap"], g), _col(c["a"], g),
@@ -1221,6 +1305,50 @@ def _png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     imaging.save_png(buf, image)
     return buf.getvalue()
+
+
+def _requested_expansion(info: CaseInfo, stage: str) -> dict | None:
+    """Requested strain of an expand stage from spec.yaml (Vegard: from the case's AM card)."""
+    if info.spec is None:
+        return None
+    st = next((s for s in info.spec.stages if s.name == stage), None)
+    if st is None or st.kind != "expand":
+        return None
+    from assb_lmp import expansion, vegard
+
+    if st.volume_strain is not None:
+        e = float(st.volume_strain)
+    else:
+        v = st.vegard
+        e = vegard.volume_strain(info.cards["am"], v.from_state_of_charge, v.state_of_charge,
+                                 v.electrode)
+    return {"volume_strain": e, "basis": st.basis,
+            "linear_scale": expansion.linear_scale(e, st.basis), "boundary": st.boundary}
+
+
+def _write_stage_extras(info: CaseInfo, results: list[StageResult], staging: _Staging,
+                        figures: bool) -> None:
+    """Per-stage stress maps (with figures) and the before/after report of every expand
+    stage (:mod:`assb_lmp.expansion_report`)."""
+    from assb_lmp import expansion_report, plots
+
+    if figures:
+        for r in results:
+            plots.save_figure(plots.stage_stress_map(r), staging.path(f"{r.stage}/stress_map.png"))
+    last_report = None
+    for k, r in enumerate(results):
+        requested = _requested_expansion(info, r.stage)
+        if requested is None or k == 0:
+            continue
+        report = expansion_report.compare(results[k - 1], r, requested)
+        text = json.dumps(report, indent=2, allow_nan=False, default=float) + "\n"
+        staging.write_text(f"{r.stage}/expansion.json", text)
+        last_report = text
+        if figures:
+            plots.save_figure(expansion_report.comparison_figure(results[k - 1], r, report),
+                              staging.path(f"figures/expansion_{r.stage}.png"))
+    if last_report is not None:
+        staging.write_text("expansion.json", last_report)
 
 
 def analyze_case(
@@ -1330,6 +1458,7 @@ def analyze_case(
                     plane_z_um=last.labels["info"]["section_z_um"],
                 )
                 staging.write_bytes("figures/section.png", _png_bytes(img))
+        _write_stage_extras(info, results, staging, figures)
         staging.commit()
     except BaseException:
         staging.discard()

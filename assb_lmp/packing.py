@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assb_lmp import multisphere
 from assb_lmp.config import CaseSpec
 from assb_lmp.errors import PackingError
 
@@ -67,11 +68,19 @@ class Structure:
     depth: float
     periodic: bool
     info: dict = field(default_factory=dict)
+    mol: np.ndarray | None = None
 
     @property
     def n_am(self) -> int:
-        """Number of AM particles."""
+        """Number of AM particles (rigid bodies when the AM is multisphere)."""
+        if self.mol is not None:
+            return int(np.unique(self.mol[self.types == TYPE_AM]).size)
         return int(np.count_nonzero(self.types == TYPE_AM))
+
+    @property
+    def multisphere(self) -> bool:
+        """Whether the AM particles are multisphere rigid bodies (``mol`` = body id)."""
+        return self.mol is not None
 
     @property
     def n_se(self) -> int:
@@ -249,6 +258,279 @@ def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     return pos, dia, info
 
 
+def _aspect_draw(rng: np.random.Generator, v: float | tuple[float, float]) -> float:
+    if isinstance(v, int | float):
+        return float(v)
+    lo, hi = v
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
+
+
+@dataclass
+class _Bodies:
+    """Placed multisphere bodies: shapes, centres (m, 2), angles (m,)."""
+
+    shapes: list[multisphere.BodyShape] = field(default_factory=list)
+    centres: list[tuple[float, float]] = field(default_factory=list)
+    angles: list[float] = field(default_factory=list)
+
+    def spheres(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sub-sphere centres (N, 2), radii (N,), body index (N,)."""
+        if not self.shapes:
+            return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=np.int64)
+        pos = [b.placed(c[0], c[1], a) for b, c, a in
+               zip(self.shapes, self.centres, self.angles, strict=True)]
+        rad = [b.radii for b in self.shapes]
+        idx = [np.full(b.radii.size, k) for k, b in enumerate(self.shapes)]
+        return np.vstack(pos), np.concatenate(rad), np.concatenate(idx)
+
+
+def _inside(xy: np.ndarray, r: np.ndarray, w: float, h: float) -> bool:
+    return bool(np.all(xy[:, 0] - r >= 0) and np.all(xy[:, 0] + r <= w)
+                and np.all(xy[:, 1] - r >= 0) and np.all(xy[:, 1] + r <= h))
+
+
+def _rearrange_bodies(bodies: _Bodies, w: float, h: float, periodic: bool,
+                      rng: np.random.Generator, max_iter: int = 20000,
+                      scale: float = 1.0) -> int:
+    """Collective rearrangement of rigid bodies: overlapping sub-spheres of different
+    bodies push their bodies apart (translation: the mean push of a body's overlapping
+    sub-spheres; rotation: the least-squares rotation of those pushes about the body
+    centre), bodies are kept inside the cell, until no overlap remains. ``scale``
+    shrinks every body about its centre (the growth schedule of :func:`_grow_bodies`).
+
+    Returns the number of sweeps; raises PackingError if overlaps remain.
+    """
+    tol = 1e-9
+    cen = np.asarray(bodies.centres, dtype=float)
+    ang = np.asarray(bodies.angles, dtype=float)
+    off = [b.offsets * scale for b in bodies.shapes]
+    rad = np.concatenate([b.radii * scale for b in bodies.shapes])
+    bi = np.concatenate([np.full(b.radii.size, k) for k, b in enumerate(bodies.shapes)])
+    loc = np.vstack(off)
+    m = len(bodies.shapes)
+    same = bi[:, None] == bi[None, :]
+    for it in range(1, max_iter + 1):
+        ca, sa = np.cos(ang[bi]), np.sin(ang[bi])
+        rel = np.column_stack([ca * loc[:, 0] - sa * loc[:, 1], sa * loc[:, 0] + ca * loc[:, 1]])
+        pos = cen[bi] + rel
+        dx = _min_image(pos[:, None, 0] - pos[None, :, 0], w, periodic)
+        dy = _min_image(pos[:, None, 1] - pos[None, :, 1], h, periodic)
+        dist = np.sqrt(dx * dx + dy * dy)
+        ov = rad[:, None] + rad[None, :] - dist
+        ov[same] = 0.0
+        ov = np.where(ov > 0, ov, 0.0)
+        wall_ok = True
+        if not periodic:
+            wall_ok = bool(np.all(pos - rad[:, None] >= -tol)
+                           and np.all(pos[:, 0] + rad <= w + tol)
+                           and np.all(pos[:, 1] + rad <= h + tol))
+        if ov.max(initial=0.0) <= tol and wall_ok:
+            bodies.centres = [tuple(c) for c in cen]
+            bodies.angles = ang.tolist()
+            return it
+        safe = np.where(dist > 1e-12, dist, 1e-12)
+        shift = 0.5 * 1.05 * ov / safe
+        px = np.sum(shift * dx, axis=1)
+        py = np.sum(shift * dy, axis=1)
+        hit = ov.max(axis=1) > 0
+        cnt = np.bincount(bi, weights=hit.astype(float), minlength=m)
+        tx = np.bincount(bi, weights=px, minlength=m) / np.maximum(cnt, 1.0)
+        ty = np.bincount(bi, weights=py, minlength=m) / np.maximum(cnt, 1.0)
+        torque = np.bincount(bi, weights=(rel[:, 0] * py - rel[:, 1] * px) * hit, minlength=m)
+        inertia = np.bincount(bi, weights=(rel[:, 0] ** 2 + rel[:, 1] ** 2) * hit, minlength=m)
+        dth = 0.5 * torque / np.where(inertia > 1e-12, inertia, np.inf)
+        stuck = (cnt > 0) & (np.abs(tx) + np.abs(ty) < 1e-12)
+        if np.any(stuck):
+            tx[stuck] += rng.normal(0, 0.05, stuck.sum())
+            ty[stuck] += rng.normal(0, 0.05, stuck.sum())
+        cen[:, 0] += tx
+        cen[:, 1] += ty
+        ang += dth
+        if periodic:
+            cen[:, 0] %= w
+            cen[:, 1] %= h
+        else:
+            ca, sa = np.cos(ang[bi]), np.sin(ang[bi])
+            rel = np.column_stack([ca * loc[:, 0] - sa * loc[:, 1],
+                                   sa * loc[:, 0] + ca * loc[:, 1]])
+            lo_x = np.full(m, np.inf)
+            hi_x = np.full(m, -np.inf)
+            lo_y = np.full(m, np.inf)
+            hi_y = np.full(m, -np.inf)
+            np.minimum.at(lo_x, bi, rel[:, 0] - rad)
+            np.maximum.at(hi_x, bi, rel[:, 0] + rad)
+            np.minimum.at(lo_y, bi, rel[:, 1] - rad)
+            np.maximum.at(hi_y, bi, rel[:, 1] + rad)
+            cen[:, 0] = np.clip(cen[:, 0], -lo_x, w - hi_x)
+            cen[:, 1] = np.clip(cen[:, 1], -lo_y, h - hi_y)
+    raise PackingError("collective rearrangement of the bodies did not remove all overlaps")
+
+
+def _grow_bodies(bodies: _Bodies, w: float, h: float, periodic: bool,
+                 rng: np.random.Generator, start: float = 0.6, factor: float = 1.01) -> int:
+    """Densifying step for bodies: shrink every body about its centre to ``start`` of its
+    size, remove the overlaps (:func:`_rearrange_bodies`), then grow in steps of
+    ``factor`` with a rearrangement after each, up to full size. Returns the total
+    number of sweeps."""
+    lam = start
+    total = 0
+    while True:
+        total += _rearrange_bodies(bodies, w, h, periodic, rng,
+                                   max_iter=20000 if lam >= 1.0 else 3000, scale=lam)
+        if lam >= 1.0:
+            return total
+        lam = min(1.0, lam * factor)
+
+
+def pack_am_bodies(spec: CaseSpec, rng: np.random.Generator) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, dict
+]:
+    """Place multisphere elliptical AM bodies (``packing.am_shape.kind: ellipse``).
+
+    As :func:`pack_am`, with bodies instead of discs: the drawn diameter is the
+    area-equivalent diameter of the body (its union area is π d²/4), each body draws its
+    aspect ratio and (unless fixed) a random orientation; random sequential addition
+    rejects any body whose sub-spheres overlap a placed one or cross the cell, and a
+    collective rearrangement of rigid bodies (:func:`_rearrange_bodies`) places the rest
+    where it stalls.
+
+    Returns
+    -------
+    positions : numpy.ndarray, shape (N, 2)
+        Sub-sphere centres (µm), body by body.
+    diameters : numpy.ndarray, shape (N,)
+        Sub-sphere diameters (µm).
+    mol : numpy.ndarray of int, shape (N,)
+        Body id (1, 2, ...) of every sub-sphere.
+    info : dict
+        Packing facts, with a ``bodies`` list (centre, angle, aspect ratio, diameter,
+        sub-spheres, exact circularity of each body).
+    """
+    g, p = spec.geometry, spec.packing
+    shape = p.am_shape
+    w, h = g.width_um, g.height_um
+    periodic = g.boundary == "periodic"
+    mean = _uniform(rng, p.am_diameter_mean_um)
+    sd = _uniform(rng, p.am_diameter_sd_um)
+    target_area = p.am_area_fraction * spec.reference_width_um * h
+    cell_frac = target_area / (w * h)
+    if cell_frac > 0.80:
+        raise PackingError(
+            f"packing.am_area_fraction = {p.am_area_fraction}: needs an AM area fraction of "
+            f"{cell_frac:.3f} in the initial {w} × {h} µm cell; no packing with walls "
+            "reaches more than 0.80"
+        )
+    draw = _Draw(mean, sd, rng, p.am_diameter_min_um, min(w, h))
+    bodies = _Bodies()
+    pending: list[tuple[multisphere.BodyShape, float]] = []
+    area = 0.0
+    stalled_at = None
+    d = draw.diameter()
+    while True:
+        remaining = target_area - area
+        if remaining <= 0.25 * math.pi * p.am_diameter_min_um**2 * 0.5:
+            break
+        if 0.25 * math.pi * d * d > remaining:
+            d_trim = math.sqrt(4.0 * remaining / math.pi)
+            if d_trim < p.am_diameter_min_um:
+                break
+            d = d_trim
+        ar = _aspect_draw(rng, shape.aspect_ratio)
+        body = multisphere.build_body(d, ar, shape.spheres)
+        half_major = body.extent[0]
+        if 2.0 * half_major > min(w, h) and not periodic:
+            raise PackingError(
+                f"an AM body of diameter {d:.3g} µm and aspect ratio {ar:.3g} is "
+                f"{2 * half_major:.3g} µm long and does not fit in the {w} × {h} µm cell; "
+                "lower the diameter or the aspect ratio"
+            )
+        placed = False
+        if stalled_at is None:
+            sub_pos, sub_rad, _ = bodies.spheres()
+            for _ in range(p.max_attempts // 40):
+                angle = (math.radians(shape.orientation_deg) if shape.orientation_deg is not None
+                         else rng.uniform(-math.pi, math.pi))
+                rel = body.placed(0.0, 0.0, angle)
+                if periodic:
+                    x, y = rng.uniform(0, w), rng.uniform(0, h)
+                else:
+                    x_lo = float(np.max(body.radii - rel[:, 0]))
+                    x_hi = w - float(np.max(rel[:, 0] + body.radii))
+                    y_lo = float(np.max(body.radii - rel[:, 1]))
+                    y_hi = h - float(np.max(rel[:, 1] + body.radii))
+                    if x_hi < x_lo or y_hi < y_lo:
+                        continue
+                    x, y = rng.uniform(x_lo, x_hi), rng.uniform(y_lo, y_hi)
+                xy = rel + np.array([x, y])
+                ok = True
+                for (sx, sy), sr in zip(xy, body.radii, strict=True):
+                    if _overlaps(sx, sy, sr, sub_pos, sub_rad, w, h, periodic):
+                        ok = False
+                        break
+                if ok:
+                    bodies.shapes.append(body)
+                    bodies.centres.append((x, y))
+                    bodies.angles.append(angle)
+                    placed = True
+                    break
+            if not placed:
+                stalled_at = len(bodies.shapes)
+        if not placed:
+            pending.append((body, d))
+        area += 0.25 * math.pi * d * d
+        d = draw.diameter()
+    densify = "none (random sequential addition reached the target)"
+    if pending:
+        for body, _ in pending:
+            ex, ey = body.extent
+            reach = max(ex, ey)
+            angle = (math.radians(shape.orientation_deg) if shape.orientation_deg is not None
+                     else rng.uniform(-math.pi, math.pi))
+            if periodic:
+                x, y = rng.uniform(0, w), rng.uniform(0, h)
+            else:
+                x = rng.uniform(min(reach, w / 2), max(w - reach, w / 2))
+                y = rng.uniform(min(reach, h / 2), max(h - reach, h / 2))
+            bodies.shapes.append(body)
+            bodies.centres.append((x, y))
+            bodies.angles.append(angle)
+        try:
+            iters = _grow_bodies(bodies, w, h, periodic, rng)
+        except PackingError:
+            raise PackingError(
+                f"packing.am_area_fraction = {p.am_area_fraction}: random addition of "
+                f"elliptical bodies stalled at {stalled_at} and the collective rearrangement "
+                f"could not place the remaining {len(pending)} without overlap in the "
+                f"{w} × {h} µm cell; lower the fraction or widen the initial cell"
+            ) from None
+        densify = (
+            f"collective rearrangement of rigid bodies: RSA stalled after {stalled_at} bodies, "
+            f"{len(pending)} more placed at random, all bodies shrunk to 0.6 of their size and "
+            f"grown back in 1 % steps with overlaps removed after each ({iters} sweeps)"
+        )
+    pos, rad, idx = bodies.spheres()
+    records = []
+    for k, (b, c, a) in enumerate(zip(bodies.shapes, bodies.centres, bodies.angles,
+                                      strict=True)):
+        records.append({
+            "mol": k + 1, "x_um": float(c[0]), "y_um": float(c[1]),
+            "angle_deg": float(math.degrees(a)), "aspect_ratio": b.aspect_ratio,
+            "diameter_um": b.diameter, "spheres": int(b.radii.size),
+            "area_um2": b.area, "circularity_exact": b.circularity,
+        })
+    info = {
+        "am_diameter_mean_um": mean,
+        "am_diameter_sd_um": sd,
+        "am_target_area_um2": target_area,
+        "am_area_um2": float(sum(b.area for b in bodies.shapes)),
+        "densify": densify,
+        "am_shape": "ellipse (multisphere rigid bodies)",
+        "n_am_spheres": int(rad.size),
+        "bodies": records,
+    }
+    return pos, 2.0 * rad, idx.astype(np.int64) + 1, info
+
+
 def lattice_sites(w: float, h: float, d: float, kind: str) -> np.ndarray:
     """SE lattice sites scanned from the lower-left corner of a w × h cell (µm)."""
     if kind == "square":
@@ -295,12 +577,20 @@ def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
     Returns
     -------
     Structure
-        AM first (type 1), then SE (type 2), ids in that order.
+        AM first (type 1), then SE (type 2), ids in that order. Multisphere AM
+        (``packing.am_shape.kind: ellipse``): the AM atoms are the sub-spheres, body by
+        body, and ``mol`` holds the body id of every atom (0 for SE).
     """
     seed = spec.seed if seed is None else seed
     rng = np.random.default_rng(seed)
-    am_pos, am_dia, info = pack_am(spec, rng)
+    mol = None
+    if spec.packing.am_shape.kind == "ellipse":
+        am_pos, am_dia, am_mol, info = pack_am_bodies(spec, rng)
+    else:
+        am_pos, am_dia, info = pack_am(spec, rng)
     se_pos = pack_se(spec, am_pos, am_dia)
+    if spec.packing.am_shape.kind == "ellipse":
+        mol = np.concatenate([am_mol, np.zeros(len(se_pos), dtype=np.int64)])
     d_se = spec.packing.se_diameter_um
     types = np.concatenate([np.full(len(am_dia), TYPE_AM), np.full(len(se_pos), TYPE_SE)])
     dia = np.concatenate([am_dia, np.full(len(se_pos), d_se)])
@@ -309,7 +599,7 @@ def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
     w, h = spec.geometry.width_um, spec.geometry.height_um
     info.update(
         seed=seed,
-        n_am=int(len(am_dia)),
+        n_am=int(len(am_dia)) if mol is None else int(am_mol.max(initial=0)),
         n_se=int(len(se_pos)),
         width_um=w,
         height_um=h,
@@ -327,12 +617,16 @@ def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
         depth=spec.depth_um,
         periodic=spec.geometry.boundary == "periodic",
         info=info,
+        mol=mol,
     )
 
 
 def write_data(structure: Structure, path: Path, densities: dict[int, float],
                margin: float = 1.0) -> None:
     """Write a LAMMPS data file (``atom_style sphere``: id type diameter density x y z).
+
+    Multisphere structures get a ``Molecules`` section (atom id, body id) that the deck
+    reads into ``fix property/atom mol``.
 
     Parameters
     ----------
@@ -364,6 +658,9 @@ def write_data(structure: Structure, path: Path, densities: dict[int, float],
         f"{i + 1} {t} {d:.9f} {densities[int(t)]:.6f} {x:.9f} {y:.9f} {z:.9f}"
         for i, (t, d, (x, y, z)) in enumerate(zip(s.types, s.diameters, s.positions, strict=True))
     ]
+    if s.mol is not None:
+        body += ["", "Molecules", ""]
+        body += [f"{i + 1} {int(m)}" for i, m in enumerate(s.mol)]
     Path(path).write_text("\n".join(lines + body) + "\n")
 
 

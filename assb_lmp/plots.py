@@ -158,11 +158,13 @@ def stress_map_figure(
     clip_percentile: float = 99.0,
     cmap: str = "inferno",
     title: str | None = None,
+    outline: bool = True,
 ) -> Any:
     """Particles coloured by their mean compressive stress (MPa).
 
     The colour scale runs from 0 to the ``clip_percentile`` percentile of the stresses
-    (higher values saturate); AM particles are outlined in black, SE in gray.
+    (higher values saturate); AM particles are outlined in black, SE in gray
+    (``outline=False``: AM not outlined, for multisphere bodies drawn as their spheres).
     """
     from matplotlib.colors import Normalize
 
@@ -178,7 +180,7 @@ def stress_map_figure(
     coll = _discs(ax, np.asarray(pos, dtype=float)[:, :2], np.asarray(radius, dtype=float),
                   cmap=cmap, norm=Normalize(lo, hi),
                   edgecolors=_rgba(ph == 1, "k", "0.5"),
-                  linewidths=np.where(ph == 1, 0.8, 0.1), zorder=1)
+                  linewidths=np.where(ph == 1, 0.8 if outline else 0.0, 0.1), zorder=1)
     coll.set_array(s)
     cax = fig.add_axes((0.86, 0.18, 0.025, 0.66))
     fig.colorbar(coll, cax=cax, label="mean compressive stress p (MPa)", extend="max")
@@ -303,6 +305,24 @@ def contact_segments(res: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([a, b], axis=1), c["fn"]
 
 
+def drawn_particles(res: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Discs to draw for an analysed stage: centres, radii, phases and the particle index
+    of each disc. Multisphere bodies (``res.atoms`` set) are drawn as their spheres."""
+    atoms = getattr(res, "atoms", None)
+    if atoms is None:
+        return res.pos, res.radius, res.phase, np.arange(res.radius.size)
+    return atoms["pos"], atoms["radius"], atoms["phase"], atoms["particle"]
+
+
+def stage_stress_map(res: Any, **kw: Any) -> Any:
+    """The stress map of an analysed stage (bodies drawn as their spheres)."""
+    pos, rad, ph, part = drawn_particles(res)
+    kw.setdefault("title", f"Particle stress, stage {res.stage}")
+    return stress_map_figure(pos, rad, ph, res.stress_mpa[part], cell=res.cell,
+                             window=res.window, outline=getattr(res, "atoms", None) is None,
+                             **kw)
+
+
 def write_case_figures(
     res: Any,
     series: Mapping[str, Mapping[str, np.ndarray]],
@@ -338,13 +358,12 @@ def write_case_figures(
     out = []
     seg, fn = contact_segments(res)
     tag = f"stage {res.stage}"
+    pos, rad, ph, part = drawn_particles(res)
     out.append(save_figure(force_chain_figure(
-        res.pos, res.radius, res.phase, seg, fn, cell=res.cell, window=res.window,
+        pos, rad, ph, seg, fn, cell=res.cell, window=res.window,
         title=f"Force chains, {tag} (line width ∝ normal force)"),
         path_for("force_chains.png"), dpi=dpi))
-    out.append(save_figure(stress_map_figure(
-        res.pos, res.radius, res.phase, res.stress_mpa, cell=res.cell, window=res.window,
-        title=f"Particle stress, {tag}"), path_for("stress_map.png"), dpi=dpi))
+    out.append(save_figure(stage_stress_map(res), path_for("stress_map.png"), dpi=dpi))
     lab = res.labels
     stresses = {name: res.stress_mpa[res.p_in & (res.phase == code)]
                 for name, code in (("AM", 1), ("SE", 2))}

@@ -16,6 +16,7 @@ CASES = [
     (REPO / "runs" / "komori2022_case.yaml", "komori2022_case.lmp"),
     (REPO / "runs" / "press500_release25.yaml", "press500_release25.lmp"),
     (HERE / "specs" / "tiny_periodic.yaml", "tiny_periodic.lmp"),
+    (REPO / "runs" / "so2021_expansion.yaml", "so2021_expansion.lmp"),
 ]
 
 
