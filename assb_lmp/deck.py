@@ -290,13 +290,14 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         )
 
     # background damping of the hold segments: F = -gamma v with gamma = m / tau_v per type,
-    # tau_v one wave-transit time of the cell at the stage's pressure (at least the floor)
+    # tau_v a fraction of one wave-transit time of the cell at the stage's pressure
     m_se = se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
     stages = stage_context(spec, dt)
     for st in stages:
         p_kpa = max(st.get("target_kpa", 0.0), mpa_to_kpa(spec.control.pressure_floor_mpa))
         modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
-        st["damping_time_us"] = spec.geometry.width_um * math.sqrt(rho_eff / modulus)
+        st["damping_time_us"] = spec.control.damping_transit_fraction * (
+            spec.geometry.width_um * math.sqrt(rho_eff / modulus))
         st["gamma_se"] = m_se / st["damping_time_us"]
     is_am = structure.types == packing.TYPE_AM
     m_am = float(np.mean(rho[is_am] * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
