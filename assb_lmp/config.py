@@ -164,6 +164,12 @@ class Packing(BaseModel):
     am_diameter_min_um: float = Field(2.0, gt=0, description="truncation of the AM size draw (µm)")
     se_diameter_um: float = Field(1.0, gt=0, le=50)
     se_lattice: Literal["square", "hex"] = "square"
+    se_lattice_pitch_um: float | None = Field(
+        None, gt=0, le=100,
+        description="distance between SE lattice sites (µm, default the SE diameter: discs "
+        "touching). With touching discs, Komori's widths (46-55 µm pressed to 40 µm) drive "
+        "the 2D solid fraction to 0.93-1.13; a larger pitch fills less SE",
+    )
     reference_width_um: float | None = Field(None, gt=0)
     max_attempts: int = Field(200_000, ge=1000, le=10_000_000)
     am_shape: AmShape = Field(
@@ -215,6 +221,12 @@ class Control(BaseModel):
     timestep_safety: float = Field(0.15, gt=0, le=DT_STABILITY_FRACTION)
     inertial_number: float = Field(1.0e-3, gt=0, le=1.0e-2)
     pressure_floor_mpa: float = Field(1.0, gt=0, le=100)
+    max_strain_rate: float = Field(
+        0.1, gt=0, le=10,
+        description="absolute cap of the boundary strain rate (1/µs): the inertial-number cap "
+        "uses the SE and grows as √P, but the heavy AM particles of a GPa-level width press "
+        "cannot follow it (a 0.6/µs press lost atoms)",
+    )
     loose_strain_rate: float = Field(
         0.03, gt=0, le=10, description="strain-rate cap (1/µs) before the packing jams"
     )

@@ -531,18 +531,24 @@ def pack_am_bodies(spec: CaseSpec, rng: np.random.Generator) -> tuple[
     return pos, 2.0 * rad, idx.astype(np.int64) + 1, info
 
 
-def lattice_sites(w: float, h: float, d: float, kind: str) -> np.ndarray:
-    """SE lattice sites scanned from the lower-left corner of a w × h cell (µm)."""
+def lattice_sites(w: float, h: float, d: float, kind: str, pitch: float | None = None
+                  ) -> np.ndarray:
+    """SE lattice sites scanned from the lower-left corner of a w × h cell (µm).
+
+    The first site touches the cell edges (d/2 in); sites are ``pitch`` apart (default d),
+    in a square lattice or hexagonal rows; every site keeps a disc of diameter d inside.
+    """
+    a = d if pitch is None else pitch
     if kind == "square":
-        xs = d / 2 + d * np.arange(int(math.floor(w / d + 1e-9)))
-        ys = d / 2 + d * np.arange(int(math.floor(h / d + 1e-9)))
+        xs = d / 2 + a * np.arange(int(math.floor((w - d) / a + 1e-9)) + 1)
+        ys = d / 2 + a * np.arange(int(math.floor((h - d) / a + 1e-9)) + 1)
         gx, gy = np.meshgrid(xs, ys)
         return np.column_stack([gx.ravel(), gy.ravel()])
-    dy = d * math.sqrt(3) / 2
+    dy = a * math.sqrt(3) / 2
     rows = []
     for j in range(int(math.floor((h - d) / dy + 1e-9)) + 1):
-        off = 0.0 if j % 2 == 0 else d / 2
-        xs = d / 2 + off + d * np.arange(int(math.floor((w - off) / d + 1e-9)))
+        off = 0.0 if j % 2 == 0 else a / 2
+        xs = d / 2 + off + a * np.arange(int(math.floor((w - d - off) / a + 1e-9)) + 1)
         rows.append(np.column_stack([xs, np.full_like(xs, d / 2 + j * dy)]))
     return np.vstack(rows)
 
@@ -553,7 +559,7 @@ def pack_se(spec: CaseSpec, am_pos: np.ndarray, am_dia: np.ndarray) -> np.ndarra
     w, h = g.width_um, g.height_um
     periodic = g.boundary == "periodic"
     d = p.se_diameter_um
-    sites = lattice_sites(w, h, d, p.se_lattice)
+    sites = lattice_sites(w, h, d, p.se_lattice, p.se_lattice_pitch_um)
     inside = (sites[:, 0] + d / 2 <= w + 1e-9) & (sites[:, 1] + d / 2 <= h + 1e-9)
     sites = sites[inside]
     keep = np.ones(len(sites), dtype=bool)
