@@ -53,21 +53,56 @@ class Materials(BaseModel):
 class Geometry(BaseModel):
     """Cell geometry.
 
-    The press axis is x (the cell *width*, as in Komori et al.: 46-55 µm pressed to
-    40 µm); the height (y) is fixed. In the quasi-2D mode all centres share z = 0
-    and ``depth_um`` is the nominal layer depth t used for stresses and pressures.
+    The *width* is always the cell length along the press axis (the axis a width-mode
+    press stage drives to ``final_width_um``).
+
+    * Quasi-2D (``dimension: 2``): the press axis is x (as in Komori et al.: 46-55 µm
+      pressed to 40 µm); the height (y) is fixed. All centres share z = 0 and
+      ``depth_um`` is the nominal layer depth t used for stresses and pressures.
+    * 3D (``dimension: 3``): the press axis is z, between a fixed wall at z = 0 and a
+      moving wall at z = width; x and y are periodic. ``height_um`` is the cell length
+      along x and ``depth_um`` along y (default: equal to the height); both are fixed.
     """
 
     model_config = _STRICT
     dimension: Literal[2, 3] = 2
-    width_um: float = Field(gt=0, le=2000, description="initial width along the press axis (µm)")
-    height_um: float = Field(gt=0, le=2000, description="height, fixed (µm)")
+    width_um: float = Field(
+        gt=0, le=2000, description="initial length along the press axis (µm): x in 2D, z in 3D"
+    )
+    height_um: float = Field(
+        gt=0, le=2000, description="fixed transverse length (µm): y in 2D, x in 3D"
+    )
     depth_um: float | None = Field(
         None, gt=0, le=2000,
         description="quasi-2D: nominal layer depth t (µm, default the SE diameter); "
-        "3D: cell depth along z (µm)",
+        "3D: fixed transverse length along y (µm, default the height)",
     )
-    boundary: Literal["walls", "periodic"] = "walls"
+    boundary: Literal["walls", "periodic"] = Field(
+        "walls", description="2D: walls on all sides or periodic in x and y; 3D: 'walls' "
+        "(press-axis walls along z, periodic in x and y) is the only choice",
+    )
+
+
+class Section(BaseModel):
+    """A section plane of a 3D cell: the image and the labels of one cross-section.
+
+    The plane contains the press axis z: ``axis: y`` is the plane y = ``position_um``
+    (the image shows x across and z up), ``axis: x`` the plane x = ``position_um`` (y
+    across, z up). The label window is the square of that image (see
+    :mod:`assb_lmp.mechanics`).
+    """
+
+    model_config = _STRICT
+    axis: Literal["x", "y"] = "y"
+    position_um: float = Field(description="position of the plane along its axis (µm)")
+    name: str | None = Field(None, pattern=SAFE_NAME, description="default: <axis><position>")
+
+    @property
+    def label(self) -> str:
+        """Folder name of the section's outputs (``y12p5`` for y = 12.5 µm)."""
+        if self.name:
+            return self.name
+        return f"{self.axis}{self.position_um:g}".replace(".", "p").replace("-", "m")
 
 
 class Packing(BaseModel):
@@ -103,10 +138,27 @@ class Packing(BaseModel):
 
 
 class Contact(BaseModel):
-    """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction."""
+    """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction.
+
+    ``normal: mdr`` makes the solid electrolyte elastic-plastic with LAMMPS's ``mdr``
+    normal model (Zunker & Gonzalez 2024), yield stress from the SE card; see
+    ``docs/plasticity.md`` for what LAMMPS allows and how the deck is set up.
+    """
 
     model_config = _STRICT
-    normal: Literal["hertz"] = "hertz"
+    normal: Literal["hertz", "mdr"] = "hertz"
+    mdr_am_se: bool = Field(
+        True, description="mdr only: AM-SE contacts use the SE's mdr model too (the SE "
+        "yields against the AM); false: AM-SE contacts stay elastic Hertz",
+    )
+    mdr_psi_b: float = Field(
+        0.5, gt=0, le=1, description="mdr only: bulk-response trigger psi_b of the mdr "
+        "model (free-surface fraction below which the bulk response starts)",
+    )
+    mdr_surface_energy_j_m2: float = Field(
+        0.0, ge=0, le=10, description="mdr only: effective surface energy (J/m^2; 0 = no "
+        "adhesion)",
+    )
     damping: Literal["viscoelastic", "tsuji", "coeff_restitution"] = "tsuji"
     viscoelastic_eta: float = Field(
         0.5, ge=0, description="viscoelastic damping coefficient η0 (1/(µs·µm)); "
@@ -223,6 +275,11 @@ class CaseSpec(BaseModel):
     contact: Contact = Contact()
     control: Control = Control()
     stages: list[Stage] = Field(min_length=1, max_length=32)
+    sections: list[Section] = Field(
+        default_factory=list, max_length=64,
+        description="3D only: section planes for images and labels (default: the plane "
+        "y = depth/2)",
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> CaseSpec:
@@ -230,8 +287,17 @@ class CaseSpec(BaseModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
-        if self.geometry.dimension == 3:
-            raise ValueError("dimension: 3 is not available yet (quasi-2D only); use 2")
+        g = self.geometry
+        if g.dimension == 2 and self.sections:
+            raise ValueError(
+                "sections: section planes are for 3D cells only (dimension: 3); the "
+                "quasi-2D image is the plane of the centres"
+            )
+        if g.dimension == 3 and g.boundary != "walls":
+            raise ValueError(
+                f"geometry.boundary = {g.boundary!r}: a 3D cell is pressed along z between "
+                "walls and is periodic in x and y; use boundary: walls"
+            )
         width = self.geometry.width_um
         for s in self.stages:
             if isinstance(s, PressStage) and s.mode == "width":
@@ -252,13 +318,52 @@ class CaseSpec(BaseModel):
                 f"not fit in the compressed cell ({width} × {self.geometry.height_um} µm)"
             )
         del maxd
+        if g.dimension == 3:
+            self._check_3d(width)
         return self
+
+    def _check_3d(self, final_width: float) -> None:
+        """A 3D cell must hold its largest particle in every direction and its section
+        planes must lie inside it."""
+        g, p = self.geometry, self.packing
+        lx, ly = g.height_um, self.depth_um
+        d_max = largest_am_diameter_um(p)
+        thinnest = min(("height_um (x)", lx), ("depth_um (y)", ly),
+                       ("final width along z", final_width), key=lambda kv: kv[1])
+        if thinnest[1] < d_max:
+            raise ValueError(
+                f"geometry: the 3D cell is too thin for its largest particle: "
+                f"{thinnest[0]} = {thinnest[1]:g} µm < {d_max:g} µm, the largest AM diameter "
+                f"(upper mean {_max_value(p.am_diameter_mean_um):g} + 3 × upper SD "
+                f"{_max_value(p.am_diameter_sd_um):g} µm); allowed: every cell length ≥ the "
+                "largest AM diameter"
+            )
+        for k, s in enumerate(self.sections):
+            length = lx if s.axis == "x" else ly
+            if not 0.0 <= s.position_um <= length:
+                raise ValueError(
+                    f"sections.{k}: plane {s.axis} = {s.position_um:g} µm lies outside the "
+                    f"cell; allowed range [0, {length:g}] µm (the cell's {s.axis} length)"
+                )
+        labels = [s.label for s in self.sections]
+        dup = {n for n in labels if labels.count(n) > 1}
+        if dup:
+            raise ValueError(f"sections: repeated section names {sorted(dup)}")
 
     # derived values ------------------------------------------------------------
     @property
     def depth_um(self) -> float:
-        """Nominal layer depth t of the quasi-2D mode (µm)."""
+        """Nominal layer depth t of the quasi-2D mode, or the y length of a 3D cell (µm)."""
+        if self.geometry.dimension == 3:
+            return self.geometry.depth_um or self.geometry.height_um
         return self.geometry.depth_um or self.packing.se_diameter_um
+
+    @property
+    def section_planes(self) -> list[Section]:
+        """3D: the section planes (default: y = depth/2); quasi-2D: empty."""
+        if self.geometry.dimension != 3:
+            return []
+        return list(self.sections) or [Section(axis="y", position_um=0.5 * self.depth_um)]
 
     @property
     def reference_width_um(self) -> float:
@@ -277,6 +382,12 @@ class CaseSpec(BaseModel):
             "se": materials.get(self.materials.se),
             "wall": materials.get(self.materials.wall),
         }
+
+
+def largest_am_diameter_um(p: Packing) -> float:
+    """Largest AM diameter a packing can draw (µm): the upper mean + 3 × the upper SD
+    (the 3D packer truncates its draw there)."""
+    return _max_value(p.am_diameter_mean_um) + 3.0 * _max_value(p.am_diameter_sd_um)
 
 
 def _max_value(v: float | Range) -> float:
@@ -347,9 +458,30 @@ def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
     try:
         spec.cards()
         timestep_us(spec)
+        check_plastic(spec)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
     return spec
+
+
+def check_plastic(spec: CaseSpec) -> None:
+    """An elastic-plastic contact needs the SE card's yield stress.
+
+    Raises
+    ------
+    SpecError
+        ``contact.normal: mdr`` with an SE card whose ``yield_stress_mpa`` is missing.
+    """
+    if spec.contact.normal != "mdr":
+        return
+    se = spec.cards()["se"]
+    if se.yield_mpa is None or not se.yield_mpa > 0:
+        raise SpecError(
+            f"contact.normal = 'mdr' (elastic-plastic) needs the yield stress of the SE card "
+            f"{se.name!r}, but its yield_stress_mpa is {se.yield_mpa!r}; allowed: a positive "
+            "value in MPa. Give the card a sourced yield_stress_mpa (a user card in the card "
+            "folder shadows the built-in one) or use contact.normal: hertz"
+        )
 
 
 def load_case(path: str | Path) -> CaseSpec:
