@@ -140,17 +140,14 @@ class Packing(BaseModel):
 class Contact(BaseModel):
     """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction.
 
-    ``normal: mdr`` makes the solid electrolyte elastic-plastic with LAMMPS's ``mdr``
-    normal model (Zunker & Gonzalez 2024), yield stress from the SE card; see
-    ``docs/plasticity.md`` for what LAMMPS allows and how the deck is set up.
+    ``normal: mdr`` makes the contacts elastic-plastic with LAMMPS's ``mdr`` normal model
+    (Zunker & Gonzalez 2024) with the SE card's E, ν and yield stress. LAMMPS allows one
+    mdr parameter set per deck and no other model beside it, so with ``mdr`` *every*
+    contact, AM included, uses the SE's model; see ``docs/plasticity.md``.
     """
 
     model_config = _STRICT
     normal: Literal["hertz", "mdr"] = "hertz"
-    mdr_am_se: bool = Field(
-        True, description="mdr only: AM-SE contacts use the SE's mdr model too (the SE "
-        "yields against the AM); false: AM-SE contacts stay elastic Hertz",
-    )
     mdr_psi_b: float = Field(
         0.5, gt=0, le=1, description="mdr only: bulk-response trigger psi_b of the mdr "
         "model (free-surface fraction below which the bulk response starts)",
