@@ -148,6 +148,9 @@ class Contact(BaseModel):
 
     model_config = _STRICT
     normal: Literal["hertz", "mdr"] = "hertz"
+    mdr_yield_mpa: float | None = Field(
+        None, gt=0, le=1.0e6, description="mdr only: overrides the SE card's yield stress (MPa)"
+    )
     mdr_psi_b: float = Field(
         0.5, gt=0, le=1, description="mdr only: bulk-response trigger psi_b of the mdr "
         "model (free-surface fraction below which the bulk response starts)",
@@ -472,12 +475,15 @@ def check_plastic(spec: CaseSpec) -> None:
     if spec.contact.normal != "mdr":
         return
     se = spec.cards()["se"]
+    if spec.contact.mdr_yield_mpa is not None:
+        return
     if se.yield_mpa is None or not se.yield_mpa > 0:
         raise SpecError(
             f"contact.normal = 'mdr' (elastic-plastic) needs the yield stress of the SE card "
             f"{se.name!r}, but its yield_stress_mpa is {se.yield_mpa!r}; allowed: a positive "
             "value in MPa. Give the card a sourced yield_stress_mpa (a user card in the card "
-            "folder shadows the built-in one) or use contact.normal: hertz"
+            "folder shadows the built-in one), set contact.mdr_yield_mpa, or use "
+            "contact.normal: hertz"
         )
 
 

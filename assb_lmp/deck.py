@@ -165,7 +165,10 @@ def mdr_model(spec: CaseSpec, se: Material) -> str:
     """
     c = spec.contact
     e = c.restitution if c.restitution is not None else se.e_rest
-    return (f"mdr {_g(gpa_to_kpa(se.E_gpa))} {_g(se.nu)} {_g(mpa_to_kpa(se.yield_mpa))} "
+    y = c.mdr_yield_mpa if c.mdr_yield_mpa is not None else se.yield_mpa
+    if y is None:
+        raise SpecError(f"contact.normal = 'mdr' needs a yield stress; card {se.name!r} has none")
+    return (f"mdr {_g(gpa_to_kpa(se.E_gpa))} {_g(se.nu)} {_g(mpa_to_kpa(y))} "
             f"{_g(j_m2_to_micro(c.mdr_surface_energy_j_m2))} {_g(c.mdr_psi_b)} "
             f"{_g(damping_ratio(e))} damping mdr 1 tangential mindlin NULL 1.0 "
             f"{_g(_friction(spec, se))}")
@@ -181,7 +184,8 @@ def mdr_context(spec: CaseSpec, se: Material) -> dict:
     particle pair, AM included, uses the SE card's mdr model.
     """
     model = mdr_model(spec, se)
-    return {"model": model, "yield_mpa": se.yield_mpa, "psi_b": spec.contact.mdr_psi_b,
+    y = spec.contact.mdr_yield_mpa if spec.contact.mdr_yield_mpa is not None else se.yield_mpa
+    return {"model": model, "yield_mpa": y, "psi_b": spec.contact.mdr_psi_b,
             "pairs": [{"types": "* *", "model": model,
                        "comment": f"every pair: elastic-plastic mdr of {se.name}"}]}
 
