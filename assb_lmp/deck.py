@@ -20,6 +20,7 @@ import numpy as np
 from assb_lmp import REPO_DIR, __version__, packing
 from assb_lmp.config import (
     DT_STABILITY_FRACTION,
+    MDR_DT_FACTOR,
     CaseSpec,
     HoldStage,
     PressStage,
@@ -369,6 +370,10 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "dt_note": (
             f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
             f"(stability limit {DT_STABILITY_FRACTION:.2f})"
+            if mdr is None else
+            f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
+            f"(mdr: stability limit {MDR_DT_FACTOR * DT_STABILITY_FRACTION:.2f}, flattened "
+            "contacts unload stiffly)"
         ),
         "stages": stages,
         "cell_fields": cell_fields,

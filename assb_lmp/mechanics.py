@@ -73,8 +73,16 @@ The image shows exactly this window, and every label is taken over it:
 * ``am_se_contacts_per_am``: mean over the AM particles in the window of each one's
   number of AM–SE contacts (all of its contacts, wherever their contact point).
 
-In 3D the window is a column through the full depth (x, y cropped) and the image a
-section at ``section_z_um`` (default the mid-plane).
+3D (cells pressed along z, periodic in x and y): every section plane of the spec (default
+y = Ly/2) gives its own image and labels (:func:`section_view`): the window is the square of
+the plane's (across, z) extent cropped ``crop_um`` from each side; a particle counts when the
+plane cuts it and its projected centre lies in the window; an AM–SE contact counts when its
+AM particle does (so reaction area and coverage are those of the AM particles the image
+shows). ``section_z_um`` analyses a single plane z = const instead.
+
+Contact radius of the elastic-plastic ``mdr`` decks: the circle in which the two spheres
+intersect (:func:`overlap_contact_radius`; a plastic contact is flattened, and the Hertz
+formula from the force would underestimate it); both definitions are reported in ``info``.
 
 ``labels.json`` holds the nine targets (:data:`assb_lmp.targets.TARGETS`, null where
 undefined, e.g. no AM in the window), the four Gaussian-fit values and an ``info`` object
