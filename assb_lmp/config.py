@@ -117,7 +117,9 @@ class Packing(BaseModel):
     AM mean diameter and SD are either fixed numbers or ``[lo, hi]`` ranges from which
     one value is drawn per structure. The AM area fraction refers to the *compressed*
     cell (``reference_width_um`` × height; default the final width of the first
-    width-mode press stage, else the initial width).
+    width-mode press stage, else the initial width). In 3D it is the AM *volume* fraction of
+    the cell ``height × depth × reference_width_um``, and ``se_lattice`` is simple cubic
+    (``square``) or fcc (``hex``).
     """
 
     model_config = _STRICT

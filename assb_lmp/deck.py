@@ -42,11 +42,6 @@ _SAFE = re.compile(r"^[A-Za-z0-9_\-\.]+$")
 WALLS = ("xlo", "xhi", "ylo", "yhi")
 #: Walls of a 3D cell (pressed along z; x and y periodic).
 WALLS_3D = ("zlo", "zhi")
-#: Smallest neighbour skin of an mdr deck, in SE diameters: the mdr model grows the
-#: apparent radius of plastically flattened particles, and LAMMPS stops with "Contact ...
-#: not reflected in the neighbor lists" when a contact outruns the skin (0.3 did, 0.6 did
-#: not, on the tiny test case pressed to 100 MPa; 500 MPa cases likewise ran with 0.6).
-MDR_MIN_SKIN_SE = 0.6
 
 
 def _g(value: float) -> str:
@@ -293,8 +288,6 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     if not periodic:
         walls, wall_regions = wall_specs(spec, am, se, wall, mdr)
     skin = spec.control.skin_um
-    if mdr is not None:
-        skin = max(skin, MDR_MIN_SKIN_SE * spec.packing.se_diameter_um)
 
     d = structure.diameters
     rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
