@@ -336,7 +336,7 @@ def test_section_view_cuts_spheres_as_the_image_does(run_3d):
 
 @pytest.mark.slow
 def test_3d_mdr_case_runs(tmp_path):
-    spec = _load("tiny_3d.yaml", **{"contact.normal": "mdr", "geometry.width_um": 9.0, "stages": [
+    spec = _load("tiny_3d.yaml", **{"contact.normal": "mdr", "geometry.width_um": 7.5, "stages": [
         {"kind": "settle", "pressure_mpa": 1}, {"kind": "press", "mode": "pressure",
                                                 "pressure_mpa": 50}]})
     summary = runner.run_case(spec, tmp_path / "c", analyze=True, figures=False)
