@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         for s in summary["stages"]:
             p = ", ".join(f"{k} {v:.4g}" for k, v in s["pressure_mpa"].items())
             print(f"{s['name']:>10}: {s['steps']:>8} steps {s['wall_s']:7.2f} s  "
-                  f"cell {s['cell_um'][0]:.3f} x {s['cell_um'][1]:.3f} um  P [MPa] {p}")
+                  f"cell {' x '.join(f'{v:.3f}' for v in s['cell_um'])} um  P [MPa] {p}")
         print(f"total {summary['timing']['total_s']:.2f} s -> {out}/summary.json")
     return 0
 

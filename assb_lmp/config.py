@@ -37,6 +37,12 @@ _STRICT = ConfigDict(extra="forbid", frozen=True)
 #: Stability limit of the time step as a fraction of the Rayleigh time. Measured on
 #: this engine: 0.20 T_R (1.5e-4 µs for 1 µm LGPS) runs stable, 0.26 T_R pumps energy in.
 DT_STABILITY_FRACTION = 0.20
+#: Factor on the time step (default and stability limit) of an elastic-plastic ``mdr`` deck.
+#: A plastically flattened contact unloads elastically over its enlarged contact radius, so
+#: it is stiffer than a Hertz contact at the same force. Measured on the tiny mdr case pressed
+#: to 500 MPa: 0.15 × Rayleigh time never converged (kinetic energy kept up by the stiff
+#: contacts), 0.10 and 0.075 converged in 20,500 and 30,800 press steps.
+MDR_DT_FACTOR = 0.5
 
 Range = tuple[float, float]
 
@@ -56,21 +62,56 @@ class Materials(BaseModel):
 class Geometry(BaseModel):
     """Cell geometry.
 
-    The press axis is x (the cell *width*, as in Komori et al.: 46-55 µm pressed to
-    40 µm); the height (y) is fixed. In the quasi-2D mode all centres share z = 0
-    and ``depth_um`` is the nominal layer depth t used for stresses and pressures.
+    The *width* is always the cell length along the press axis (the axis a width-mode
+    press stage drives to ``final_width_um``).
+
+    * Quasi-2D (``dimension: 2``): the press axis is x (as in Komori et al.: 46-55 µm
+      pressed to 40 µm); the height (y) is fixed. All centres share z = 0 and
+      ``depth_um`` is the nominal layer depth t used for stresses and pressures.
+    * 3D (``dimension: 3``): the press axis is z, between a fixed wall at z = 0 and a
+      moving wall at z = width; x and y are periodic. ``height_um`` is the cell length
+      along x and ``depth_um`` along y (default: equal to the height); both are fixed.
     """
 
     model_config = _STRICT
     dimension: Literal[2, 3] = 2
-    width_um: float = Field(gt=0, le=2000, description="initial width along the press axis (µm)")
-    height_um: float = Field(gt=0, le=2000, description="height, fixed (µm)")
+    width_um: float = Field(
+        gt=0, le=2000, description="initial length along the press axis (µm): x in 2D, z in 3D"
+    )
+    height_um: float = Field(
+        gt=0, le=2000, description="fixed transverse length (µm): y in 2D, x in 3D"
+    )
     depth_um: float | None = Field(
         None, gt=0, le=2000,
         description="quasi-2D: nominal layer depth t (µm, default the SE diameter); "
-        "3D: cell depth along z (µm)",
+        "3D: fixed transverse length along y (µm, default the height)",
     )
-    boundary: Literal["walls", "periodic"] = "walls"
+    boundary: Literal["walls", "periodic"] = Field(
+        "walls", description="2D: walls on all sides or periodic in x and y; 3D: 'walls' "
+        "(press-axis walls along z, periodic in x and y) is the only choice",
+    )
+
+
+class Section(BaseModel):
+    """A section plane of a 3D cell: the image and the labels of one cross-section.
+
+    The plane contains the press axis z: ``axis: y`` is the plane y = ``position_um``
+    (the image shows x across and z up), ``axis: x`` the plane x = ``position_um`` (y
+    across, z up). The label window is the square of that image (see
+    :mod:`assb_lmp.mechanics`).
+    """
+
+    model_config = _STRICT
+    axis: Literal["x", "y"] = "y"
+    position_um: float = Field(description="position of the plane along its axis (µm)")
+    name: str | None = Field(None, pattern=SAFE_NAME, description="default: <axis><position>")
+
+    @property
+    def label(self) -> str:
+        """Folder name of the section's outputs (``y12p5`` for y = 12.5 µm)."""
+        if self.name:
+            return self.name
+        return f"{self.axis}{self.position_um:g}".replace(".", "p").replace("-", "m")
 
 
 class SphereShape(BaseModel):
@@ -154,7 +195,9 @@ class Packing(BaseModel):
     AM mean diameter and SD are either fixed numbers or ``[lo, hi]`` ranges from which
     one value is drawn per structure. The AM area fraction refers to the *compressed*
     cell (``reference_width_um`` × height; default the final width of the first
-    width-mode press stage, else the initial width).
+    width-mode press stage, else the initial width). In 3D it is the AM *volume* fraction of
+    the cell ``height × depth × reference_width_um``, and ``se_lattice`` is simple cubic
+    (``square``) or fcc (``hex``).
     """
 
     model_config = _STRICT
@@ -191,10 +234,27 @@ class Packing(BaseModel):
 
 
 class Contact(BaseModel):
-    """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction."""
+    """Contact law: Hertz (``hertz/material``) + damping + tangential history + friction.
+
+    ``normal: mdr`` makes the contacts elastic-plastic with LAMMPS's ``mdr`` normal model
+    (Zunker & Gonzalez 2024) with the SE card's E, ν and yield stress. LAMMPS allows one
+    mdr parameter set per deck and no other model beside it, so with ``mdr`` *every*
+    contact, AM included, uses the SE's model; see ``docs/plasticity.md``.
+    """
 
     model_config = _STRICT
-    normal: Literal["hertz"] = "hertz"
+    normal: Literal["hertz", "mdr"] = "hertz"
+    mdr_yield_mpa: float | None = Field(
+        None, gt=0, le=1.0e6, description="mdr only: overrides the SE card's yield stress (MPa)"
+    )
+    mdr_psi_b: float = Field(
+        0.5, gt=0, le=1, description="mdr only: bulk-response trigger psi_b of the mdr "
+        "model (free-surface fraction below which the bulk response starts)",
+    )
+    mdr_surface_energy_j_m2: float = Field(
+        0.0, ge=0, le=10, description="mdr only: effective surface energy (J/m^2; 0 = no "
+        "adhesion)",
+    )
     damping: Literal["viscoelastic", "tsuji", "coeff_restitution"] = "tsuji"
     viscoelastic_eta: float = Field(
         0.5, ge=0, description="viscoelastic damping coefficient η0 (1/(µs·µm)); "
@@ -393,6 +453,11 @@ class CaseSpec(BaseModel):
     contact: Contact = Contact()
     control: Control = Control()
     stages: list[Stage] = Field(min_length=1, max_length=32)
+    sections: list[Section] = Field(
+        default_factory=list, max_length=64,
+        description="3D only: section planes for images and labels (default: the plane "
+        "y = depth/2)",
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> CaseSpec:
@@ -406,8 +471,17 @@ class CaseSpec(BaseModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
-        if self.geometry.dimension == 3:
-            raise ValueError("dimension: 3 is not available yet (quasi-2D only); use 2")
+        g = self.geometry
+        if g.dimension == 2 and self.sections:
+            raise ValueError(
+                "sections: section planes are for 3D cells only (dimension: 3); the "
+                "quasi-2D image is the plane of the centres"
+            )
+        if g.dimension == 3 and g.boundary != "walls":
+            raise ValueError(
+                f"geometry.boundary = {g.boundary!r}: a 3D cell is pressed along z between "
+                "walls and is periodic in x and y; use boundary: walls"
+            )
         width = self.geometry.width_um
         for s in self.stages:
             if isinstance(s, PressStage) and s.mode == "width":
@@ -440,13 +514,52 @@ class CaseSpec(BaseModel):
             p = getattr(s, "pressure_mpa", None)
             if p is not None and not (isinstance(s, ExpandStage) and s.boundary == "gap"):
                 last_pressure = p
+        if g.dimension == 3:
+            self._check_3d(width)
         return self
+
+    def _check_3d(self, final_width: float) -> None:
+        """A 3D cell must hold its largest particle in every direction and its section
+        planes must lie inside it."""
+        g, p = self.geometry, self.packing
+        lx, ly = g.height_um, self.depth_um
+        d_max = largest_am_diameter_um(p)
+        thinnest = min(("height_um (x)", lx), ("depth_um (y)", ly),
+                       ("final width along z", final_width), key=lambda kv: kv[1])
+        if thinnest[1] < d_max:
+            raise ValueError(
+                f"geometry: the 3D cell is too thin for its largest particle: "
+                f"{thinnest[0]} = {thinnest[1]:g} µm < {d_max:g} µm, the largest AM diameter "
+                f"(upper mean {_max_value(p.am_diameter_mean_um):g} + 3 × upper SD "
+                f"{_max_value(p.am_diameter_sd_um):g} µm); allowed: every cell length ≥ the "
+                "largest AM diameter"
+            )
+        for k, s in enumerate(self.sections):
+            length = lx if s.axis == "x" else ly
+            if not 0.0 <= s.position_um <= length:
+                raise ValueError(
+                    f"sections.{k}: plane {s.axis} = {s.position_um:g} µm lies outside the "
+                    f"cell; allowed range [0, {length:g}] µm (the cell's {s.axis} length)"
+                )
+        labels = [s.label for s in self.sections]
+        dup = {n for n in labels if labels.count(n) > 1}
+        if dup:
+            raise ValueError(f"sections: repeated section names {sorted(dup)}")
 
     # derived values ------------------------------------------------------------
     @property
     def depth_um(self) -> float:
-        """Nominal layer depth t of the quasi-2D mode (µm)."""
+        """Nominal layer depth t of the quasi-2D mode, or the y length of a 3D cell (µm)."""
+        if self.geometry.dimension == 3:
+            return self.geometry.depth_um or self.geometry.height_um
         return self.geometry.depth_um or self.packing.se_diameter_um
+
+    @property
+    def section_planes(self) -> list[Section]:
+        """3D: the section planes (default: y = depth/2); quasi-2D: empty."""
+        if self.geometry.dimension != 3:
+            return []
+        return list(self.sections) or [Section(axis="y", position_um=0.5 * self.depth_um)]
 
     @property
     def reference_width_um(self) -> float:
@@ -465,6 +578,12 @@ class CaseSpec(BaseModel):
             "se": materials.get(self.materials.se),
             "wall": materials.get(self.materials.wall),
         }
+
+
+def largest_am_diameter_um(p: Packing) -> float:
+    """Largest AM diameter a packing can draw (µm): the upper mean + 3 × the upper SD
+    (the 3D packer truncates its draw there)."""
+    return _max_value(p.am_diameter_mean_um) + 3.0 * _max_value(p.am_diameter_sd_um)
 
 
 def _max_value(v: float | Range) -> float:
@@ -500,20 +619,25 @@ def critical_timestep_us(spec: CaseSpec) -> float:
 def timestep_us(spec: CaseSpec) -> float:
     """The time step a case runs with (µs): given, or safety × Rayleigh time.
 
+    Elastic-plastic (``contact.normal: mdr``) decks use :data:`MDR_DT_FACTOR` times the
+    default and the limit.
+
     Raises
     ------
     SpecError
         If a given time step exceeds the stability limit.
     """
     t_r = critical_timestep_us(spec)
+    factor = MDR_DT_FACTOR if spec.contact.normal == "mdr" else 1.0
     if spec.control.timestep_us is None:
-        return spec.control.timestep_safety * t_r
-    limit = DT_STABILITY_FRACTION * t_r
+        return factor * spec.control.timestep_safety * t_r
+    limit = factor * DT_STABILITY_FRACTION * t_r
     if spec.control.timestep_us > limit:
         raise SpecError(
             f"control.timestep_us = {spec.control.timestep_us!r}: above the stability limit; "
-            f"allowed range (0, {limit:.3e}] µs ({DT_STABILITY_FRACTION:.2f} × Rayleigh time "
-            f"{t_r:.3e} µs of the smallest, stiffest particle)"
+            f"allowed range (0, {limit:.3e}] µs ({factor * DT_STABILITY_FRACTION:.2f} × Rayleigh "
+            f"time {t_r:.3e} µs of the smallest, stiffest particle"
+            + (", halved for the mdr contact)" if factor != 1.0 else ")")
         )
     return spec.control.timestep_us
 
@@ -566,9 +690,33 @@ def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
                     expand_volume_strain(spec, s)
                 except SpecError as exc:
                     raise SpecError(f"stages.{k} ({s.name}): {exc}") from None
+        check_plastic(spec)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
     return spec
+
+
+def check_plastic(spec: CaseSpec) -> None:
+    """An elastic-plastic contact needs the SE card's yield stress.
+
+    Raises
+    ------
+    SpecError
+        ``contact.normal: mdr`` with an SE card whose ``yield_stress_mpa`` is missing.
+    """
+    if spec.contact.normal != "mdr":
+        return
+    se = spec.cards()["se"]
+    if spec.contact.mdr_yield_mpa is not None:
+        return
+    if se.yield_mpa is None or not se.yield_mpa > 0:
+        raise SpecError(
+            f"contact.normal = 'mdr' (elastic-plastic) needs the yield stress of the SE card "
+            f"{se.name!r}, but its yield_stress_mpa is {se.yield_mpa!r}; allowed: a positive "
+            "value in MPa. Give the card a sourced yield_stress_mpa (a user card in the card "
+            "folder shadows the built-in one), set contact.mdr_yield_mpa, or use "
+            "contact.normal: hertz"
+        )
 
 
 def load_case(path: str | Path) -> CaseSpec:

@@ -20,6 +20,7 @@ import numpy as np
 from assb_lmp import REPO_DIR, __version__, packing
 from assb_lmp.config import (
     DT_STABILITY_FRACTION,
+    MDR_DT_FACTOR,
     CaseSpec,
     ExpandStage,
     HoldStage,
@@ -32,7 +33,7 @@ from assb_lmp.config import (
 )
 from assb_lmp.errors import SpecError
 from assb_lmp.materials import Material, effective_modulus_gpa, effective_shear_gpa
-from assb_lmp.units import gpa_to_kpa, mpa_to_kpa
+from assb_lmp.units import gpa_to_kpa, j_m2_to_micro, mpa_to_kpa
 
 #: Built-in template folder.
 TEMPLATE_DIR = REPO_DIR / "templates"
@@ -40,6 +41,8 @@ TEMPLATE_DIR = REPO_DIR / "templates"
 MAIN_TEMPLATE = "case.lmp.j2"
 _SAFE = re.compile(r"^[A-Za-z0-9_\-\.]+$")
 WALLS = ("xlo", "xhi", "ylo", "yhi")
+#: Walls of a 3D cell (pressed along z; x and y periodic).
+WALLS_3D = ("zlo", "zhi")
 
 
 def _g(value: float) -> str:
@@ -138,6 +141,88 @@ def wall_model(spec: CaseSpec, card: Material, wall: Material) -> str:
     kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, wall)
     return (f"hertz/material {_g(2.0 * e_star)} {_g(_damping_param(spec, card))} 0.0 "
             f"damping {spec.contact.damping} tangential {_tangential(spec, mu, kt)}")
+
+
+def damping_ratio(restitution: float) -> float:
+    """Damping ratio ζ of a linear spring-dashpot with restitution e:
+    ``ζ = −ln e / √(π² + ln² e)``."""
+    ln_e = math.log(restitution)
+    return -ln_e / math.sqrt(math.pi**2 + ln_e**2)
+
+
+def mdr_model(spec: CaseSpec, se: Material) -> str:
+    """``mdr`` normal model text of the SE card (one parameter set for the whole deck)::
+
+        mdr E nu Y gamma psi_b zeta damping mdr 1 tangential mindlin NULL 1.0 mu
+
+    E and Y in kPa, gamma (surface energy) in fJ/µm²; ζ, the coefficient of
+    ``damping mdr 1``, is the damping ratio of the card's restitution (measured here: a
+    head-on SE-SE collision rebounds with e = 0.71 at ζ = 0.1 and 0.13 at ζ = 0.5, the
+    linear spring-dashpot values within 0.04).
+    """
+    c = spec.contact
+    e = c.restitution if c.restitution is not None else se.e_rest
+    y = c.mdr_yield_mpa if c.mdr_yield_mpa is not None else se.yield_mpa
+    if y is None:
+        raise SpecError(f"contact.normal = 'mdr' needs a yield stress; card {se.name!r} has none")
+    return (f"mdr {_g(gpa_to_kpa(se.E_gpa))} {_g(se.nu)} {_g(mpa_to_kpa(y))} "
+            f"{_g(j_m2_to_micro(c.mdr_surface_energy_j_m2))} {_g(c.mdr_psi_b)} "
+            f"{_g(damping_ratio(e))} damping mdr 1 tangential mindlin NULL 1.0 "
+            f"{_g(_friction(spec, se))}")
+
+
+def mdr_context(spec: CaseSpec, se: Material) -> dict:
+    """Pair line and wall model of an mdr deck (see ``templates/contact_mdr.lmp.j2``).
+
+    LAMMPS (22 Jul 2025) accepts one mdr parameter set per deck, no other normal model in
+    the same ``pair_style granular``, and stops ("Contact between a pair of particles was
+    detected by the MDR model, however it is not reflected in the neighbor lists") when
+    any overlapping pair of particles is left to another pair style of a hybrid. So every
+    particle pair, AM included, uses the SE card's mdr model.
+    """
+    model = mdr_model(spec, se)
+    y = spec.contact.mdr_yield_mpa if spec.contact.mdr_yield_mpa is not None else se.yield_mpa
+    return {"model": model, "yield_mpa": y, "psi_b": spec.contact.mdr_psi_b,
+            "pairs": [{"types": "* *", "model": model,
+                       "comment": f"every pair: elastic-plastic mdr of {se.name}"}]}
+
+
+def wall_specs(spec: CaseSpec, am: Material, se: Material, wall: Material,
+               mdr: dict | None) -> tuple[list[dict], list[str]]:
+    """Wall fixes (per wall and phase) and the plane regions they need.
+
+    Hertz decks: ``fix wall/gran`` planes, and ``fix wall/gran/region`` on the moving
+    plane region. mdr decks: LAMMPS requires every ``wall/gran/region`` fix to use the
+    deck's one mdr model (same E, nu, Y, psi_b, damping) and refuses ``fix wall/gran``
+    with an mdr model, so every wall is a plane region with the mdr model, for both phases
+    (the wall itself is rigid in mdr).
+    """
+    if spec.geometry.dimension == 3:
+        planes = {"zlo": ("zplane 0.0 NULL", "0 0 0 0 0 1"),
+                  "zhi": (None, None)}
+        moving = "zhi"
+    else:
+        h = spec.geometry.height_um
+        planes = {"xlo": ("xplane 0.0 NULL", "0 0 0 1 0 0"), "xhi": (None, None),
+                  "ylo": ("yplane 0.0 NULL", "0 0 0 0 1 0"),
+                  "yhi": (f"yplane NULL {_g(h)}", f"0 {_g(h)} 0 0 -1 0")}
+        moving = "xhi"
+    walls, regions = [], []
+    for w, (plane, region) in planes.items():
+        if mdr is not None and w != moving:
+            regions.append(f"region          r{w} plane {region} side in units box")
+        for phase, card in (("am", am), ("se", se)):
+            if w == moving or mdr is not None:
+                style, where = "wall/gran/region", f"region r{w}"
+            else:
+                style, where = "wall/gran", plane
+            if mdr is not None and style == "wall/gran/region":
+                model = mdr["model"]
+            else:
+                model = wall_model(spec, card, wall)
+            walls.append({"wall": w, "phase": phase, "style": style, "where": where,
+                          "model": model})
+    return walls, regions
 
 
 def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
@@ -242,6 +327,8 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     structure = packing.generate(spec)
     periodic = spec.geometry.boundary == "periodic"
     depth = spec.depth_um
+    dim3 = spec.geometry.dimension == 3
+    is_am = structure.types == packing.TYPE_AM
 
     pairs = [
         {"types": f"{t} {t}", "model": pair_model(spec, card), "comment": comment}
@@ -249,19 +336,12 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
             (1, am, f"AM {am.name}"), (2, se, f"SE {se.name}"), (3, se, "servo marker (excluded)")
         )
     ]
-    walls = []
+    mdr = mdr_context(spec, se) if spec.contact.normal == "mdr" else None
+    walls: list[dict] = []
+    wall_regions: list[str] = []
     if not periodic:
-        where = {
-            "xlo": ("wall/gran", "xplane 0.0 NULL"),
-            "xhi": ("wall/gran/region", "region rxhi"),
-            "ylo": ("wall/gran", "yplane 0.0 NULL"),
-            "yhi": ("wall/gran", f"yplane NULL {_g(spec.geometry.height_um)}"),
-        }
-        for w in WALLS:
-            for phase, card in (("am", am), ("se", se)):
-                style, loc = where[w]
-                walls.append({"wall": w, "phase": phase, "style": style, "where": loc,
-                              "model": wall_model(spec, card, wall)})
+        walls, wall_regions = wall_specs(spec, am, se, wall, mdr)
+    skin = spec.control.skin_um
 
     d = structure.diameters
     rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
@@ -273,7 +353,14 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     cell_volume = spec.geometry.width_um * spec.geometry.height_um * depth
     rho_eff = mass / cell_volume
 
-    if periodic:
+    if dim3:
+        cell_fields = (
+            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
+            '"yhi_um": $(yhi:%.10g), "zlo_um": 0.0, "zhi_um": $(v_L:%.10g), '
+            '"p_zlo_mpa": $(v_p_zlo/1000:%.8g), "p_zhi_mpa": $(v_p_zhi/1000:%.8g), '
+            '"p_xx_mpa": $(v_p_xx/1000:%.8g), "p_yy_mpa": $(v_p_yy/1000:%.8g), "dimension": 3'
+        )
+    elif periodic:
         cell_fields = (
             '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
             '"yhi_um": $(yhi:%.10g), "zlo_um": ' + _g(-0.5 * depth) + ', "zhi_um": '
@@ -325,12 +412,25 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "p_floor_kpa": mpa_to_kpa(spec.control.pressure_floor_mpa),
         "pairs": pairs,
         "walls": walls,
-        "wall_names": [] if periodic else list(WALLS),
+        "wall_names": list(WALLS_3D) if dim3 else ([] if periodic else list(WALLS)),
+        "dimension": spec.geometry.dimension,
+        "boundary_flags": "p p f" if dim3 else ("p p p" if periodic else "f f p"),
+        "mdr": mdr,
+        "wall_regions": wall_regions,
+        "skin": skin,
+        "marker_motion": ("NULL NULL NULL NULL NULL v_vwall" if dim3
+                          else "NULL NULL NULL v_vwall NULL NULL"),
+        "lx": spec.geometry.height_um if dim3 else None,
+        "ly": depth if dim3 else None,
         "marker_id": len(structure.types) + 1,
         "dt": dt,
         "dt_note": (
             f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
             f"(stability limit {DT_STABILITY_FRACTION:.2f})"
+            if mdr is None else
+            f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
+            f"(mdr: stability limit {MDR_DT_FACTOR * DT_STABILITY_FRACTION:.2f}, flattened "
+            "contacts unload stiffly)"
         ),
         "stages": stages,
         "cell_fields": cell_fields,

@@ -73,8 +73,16 @@ The image shows exactly this window, and every label is taken over it:
 * ``am_se_contacts_per_am``: mean over the AM particles in the window of each one's
   number of AM–SE contacts (all of its contacts, wherever their contact point).
 
-In 3D the window is a column through the full depth (x, y cropped) and the image a
-section at ``section_z_um`` (default the mid-plane).
+3D (cells pressed along z, periodic in x and y): every section plane of the spec (default
+y = Ly/2) gives its own image and labels (:func:`section_view`): the window is the square of
+the plane's (across, z) extent cropped ``crop_um`` from each side; a particle counts when the
+plane cuts it and its projected centre lies in the window; an AM–SE contact counts when its
+AM particle does (so reaction area and coverage are those of the AM particles the image
+shows). ``section_z_um`` analyses a single plane z = const instead.
+
+Contact radius of the elastic-plastic ``mdr`` decks: the circle in which the two spheres
+intersect (:func:`overlap_contact_radius`; a plastic contact is flattened, and the Hertz
+formula from the force would underestimate it); both definitions are reported in ``info``.
 
 Multisphere AM bodies (atoms dump with a ``mol`` column, :mod:`assb_lmp.bodies`): a body
 is one particle. Its centre is the centre of mass of its spheres, its Love–Weber stress
@@ -269,6 +277,27 @@ def hertz_contact_radius(
     p = np.clip(np.asarray(normal_force_nn, dtype=float), 0.0, None)
     return np.cbrt(3.0 * p * np.asarray(r_star_um, dtype=float)
                    / (4.0 * np.asarray(e_star_kpa, dtype=float)))
+
+
+def overlap_contact_radius(
+    dist_um: np.ndarray, r_i_um: np.ndarray, r_j_um: np.ndarray | None
+) -> np.ndarray:
+    """Radius of the circle in which two overlapping spheres intersect (µm).
+
+    ``a² = R_i² − l_i²`` with ``l_i = (dist² + R_i² − R_j²) / (2 dist)`` the distance from
+    centre ``i`` to the radical plane; for a wall (``r_j_um`` None, ``dist_um`` the centre–
+    plane distance) ``a² = R_i² − dist²``. This is the contact radius of a fully plastic
+    (truncated) contact: for two equal spheres ``a² = R δ − δ²/4 ≈ 2 R* δ``, twice the
+    Hertz area ``π R* δ`` at the same overlap. Zero where the spheres do not overlap.
+    """
+    dist = np.asarray(dist_um, dtype=float)
+    r_i = np.asarray(r_i_um, dtype=float)
+    if r_j_um is None:
+        l_i = dist
+    else:
+        r_j = np.asarray(r_j_um, dtype=float)
+        l_i = (dist**2 + r_i**2 - r_j**2) / (2.0 * np.where(dist > 0, dist, 1.0))
+    return np.sqrt(np.clip(r_i**2 - l_i**2, 0.0, None))
 
 
 def window_from_cell(cell: Mapping[str, float], crop_um: float = CROP_UM) -> tuple[
@@ -636,6 +665,14 @@ class StageResult:
     #: the atoms behind the particles (bodies only): ``pos`` (m, 3), ``radius``, ``phase``,
     #: ``particle`` (particle index of each atom), ``ids``
     atoms: dict[str, np.ndarray] | None = None
+    #: 3D: per section name, the section's view (:func:`section_view`) with its labels and
+    #: image; ``labels`` and ``image`` above are those of the first section.
+    sections: dict[str, StageResult] = field(default_factory=dict)
+    #: 3D section views: position of the plane along the view's third axis (µm).
+    plane_w_um: float | None = None
+    #: Contact radius of ``contacts["area"]``: "hertz" (from the force) or "overlap"
+    #: (the spheres' intersection circle, used for the elastic-plastic mdr model).
+    contact_radius: str = "hertz"
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, radii and phases of what a section shows, with the periodic images
@@ -748,6 +785,7 @@ def analyze_stage(
     label_supersample: int = 4,
     image_px: int = IMAGE_PX,
     section_z_um: float | None = None,
+    sections: Sequence[tuple[str, float, str]] | None = None,
 ) -> StageResult:
     """Read the three end-of-stage files of one stage and compute everything.
 
@@ -759,6 +797,9 @@ def analyze_stage(
         Stage name.
     coverage_factor, crop_um, coverage_surface, label_supersample, image_px, section_z_um
         See :func:`analyze_case`.
+    sections : sequence of (axis, position_um, name), optional
+        3D: the section planes (default: ``section_z_um`` if given, else the spec's
+        :attr:`~assb_lmp.config.CaseSpec.section_planes`, else the plane y = mid-cell).
 
     Returns
     -------
@@ -963,8 +1004,19 @@ def analyze_stage(
     # ---- contact radius and areas
     all_fn = np.concatenate([fn, wfn])
     r_star_all = np.concatenate([r_star, radius[wi]])
-    e_star_all = np.concatenate([e_star, e_pw[roles[wi]]])
-    a = hertz_contact_radius(all_fn, r_star_all, e_star_all)
+    normal = info.spec.contact.normal if info.spec is not None else "hertz"
+    if normal == "mdr":
+        # one mdr model of the SE card for every contact; walls are rigid in mdr
+        se = info.cards["se"]
+        e_pair = materials.effective_modulus_gpa(se, se) * KPA_PER_GPA
+        e_star_all = np.concatenate([np.full(i.size, e_pair),
+                                     np.full(wi.size, se.E_gpa / (1 - se.nu**2) * KPA_PER_GPA)])
+    else:
+        e_star_all = np.concatenate([e_star, e_pw[roles[wi]]])
+    a_hertz = hertz_contact_radius(all_fn, r_star_all, e_star_all)
+    a_overlap = np.concatenate([overlap_contact_radius(dist, radius[i], radius[j]),
+                                overlap_contact_radius(radius[wi] - wov, radius[wi], None)])
+    a = a_overlap if normal == "mdr" else a_hertz
     contacts = {
         "i": np.concatenate([p_i, p_wi]),
         "j": np.concatenate([p_j, np.full(wi.size, -1, dtype=np.int64)]),
@@ -975,6 +1027,8 @@ def analyze_stage(
         "overlap": np.concatenate([overlap, wov]),
         "a": a,
         "area": math.pi * a**2,
+        "area_hertz": math.pi * a_hertz**2,
+        "area_overlap": math.pi * a_overlap**2,
         "point": np.concatenate([point, wpt]),
     }
     atom_pos, atom_radius, atom_phase, atom_ids = pos, radius, phase, ids
@@ -996,6 +1050,7 @@ def analyze_stage(
         stress_mpa=stress, volume_um3=volume, n_contacts=n_contacts, p_in=p_in,
         contacts=contacts,
         boundary_moment=(wf.T @ wpt) if wi.size else None,
+        contact_radius="overlap" if normal == "mdr" else "hertz",
         periodic_lengths=tuple(
             float(cell[f"{a}hi_um"] - cell[f"{a}lo_um"]) if periodic[k] else None
             for k, a in enumerate("xy")
@@ -1012,11 +1067,39 @@ def analyze_stage(
         res.atoms = {"pos": atom_pos, "radius": atom_radius, "phase": atom_phase,
                      "particle": grouping.particle_of_atom, "ids": atom_ids}
     if dimension == 3:
-        z0 = section_z_um if section_z_um is not None else 0.5 * (
-            cell["zlo_um"] + cell["zhi_um"])
-        plane: float | None = z0
-    else:
-        plane = None
+        if sections is None:
+            if section_z_um is not None:
+                sections = [("z", float(section_z_um), f"z{section_z_um:g}".replace(".", "p"))]
+            elif info.spec is not None:
+                sections = [(s.axis, s.position_um, s.label) for s in info.spec.section_planes]
+            else:
+                y0 = 0.5 * (cell["ylo_um"] + cell["yhi_um"])
+                sections = [("y", y0, f"y{y0:g}".replace(".", "p"))]
+        if not sections:
+            raise AnalysisError(f"{paths['cell']}: a 3D stage needs at least one section")
+        balance = stress_balance(res)
+        for axis, position, name in sections:
+            view = section_view(res, axis, position, crop_um)
+            view.labels = compute_labels(
+                view, coverage_factor=coverage_factor, coverage_surface=coverage_surface,
+                label_supersample=label_supersample, image_px=image_px,
+                plane_z_um=view.plane_w_um,
+            )
+            view.labels["info"].update(
+                crop_um=crop_um, stress_balance=balance, section_z_um=None,
+                section={"name": name, "axis": axis, "position_um": float(position),
+                         "image_axes": list(SECTION_AXES[axis][:2])},
+            )
+            view.image = imaging.render_section(
+                *view.drawn(), view.window, pixels=image_px, plane_z_um=view.plane_w_um
+            )
+            res.sections[name] = view
+        first = next(iter(res.sections.values()))
+        res.labels, res.image, res.window = first.labels, first.image, first.window
+        res.p_in = first.p_in
+        res.contacts["in"] = first.contacts["in"]
+        return res
+    plane = None
     res.labels = compute_labels(
         res, coverage_factor=coverage_factor, coverage_surface=coverage_surface,
         label_supersample=label_supersample, image_px=image_px, plane_z_um=plane,
@@ -1026,6 +1109,131 @@ def analyze_stage(
         *res.drawn(), window, pixels=image_px, plane_z_um=plane
     )
     return res
+
+
+#: Section axis → (image across, image up, plane normal) as axis indices.
+SECTION_AXES: dict[str, tuple[str, str, str]] = {
+    "y": ("x", "z", "y"), "x": ("y", "z", "x"), "z": ("x", "y", "z"),
+}
+_AX = {"x": 0, "y": 1, "z": 2}
+
+
+def section_view(res: StageResult, axis: str, position_um: float,
+                 crop_um: float = CROP_UM) -> StageResult:
+    """The view of a 3D stage through one section plane, in image coordinates.
+
+    Coordinates are permuted so that the image shows ``(u, v)`` = the first two entries of
+    :data:`SECTION_AXES` (x or y across, z up for the planes that contain the press axis)
+    and the plane normal becomes the third coordinate ``w``; across a periodic normal the
+    particles are moved to their image nearest the plane. The window is the
+    :func:`window_from_cell` square of the cell's ``(u, v)`` extent (cropped ``crop_um``
+    from each side, e.g. from the walls along z). What counts for the labels of the view:
+
+    * a particle when the plane cuts it (``|w − position| < r``) and its centre, projected
+      onto the plane, lies in the window (the discs the image shows, whole);
+    * an AM–SE contact when its AM particle counts (the reaction area and the coverage are
+      the AM–SE contact areas of the AM particles the image shows, over their sphere
+      surface); any other contact when one of its particles counts.
+
+    Parameters
+    ----------
+    res : StageResult
+        A 3D stage (``dimension == 3``).
+    axis : {"x", "y", "z"}
+        Normal of the plane.
+    position_um : float
+        Position of the plane along ``axis`` (µm).
+    crop_um : float
+        Crop of the window (µm).
+
+    Returns
+    -------
+    StageResult
+        Same particles, stresses and contacts; ``pos``, contact points, ``cell``,
+        ``window``, ``p_in``, ``contacts["in"]`` and ``periodic_lengths`` in the view's
+        frame; ``plane_w_um`` the plane position.
+
+    Raises
+    ------
+    AnalysisError
+        If the plane lies outside the cell.
+    """
+    if axis not in SECTION_AXES:
+        raise AnalysisError(f"section axis must be x, y or z, got {axis!r}")
+    names = SECTION_AXES[axis]
+    iu, iv, iw = (_AX[n] for n in names)
+    c = res.cell
+    lo = {n: float(c[f"{n}lo_um"]) for n in "xyz"}
+    hi = {n: float(c[f"{n}hi_um"]) for n in "xyz"}
+    w_name = names[2]
+    if not lo[w_name] <= position_um <= hi[w_name]:
+        raise AnalysisError(
+            f"section plane {axis} = {position_um:g} µm lies outside the cell "
+            f"[{lo[w_name]:g}, {hi[w_name]:g}] µm of stage {res.stage!r}"
+        )
+    periodic = {"x": res.periodic_lengths[0], "y": res.periodic_lengths[1], "z": None}
+
+    def to_view(xyz: np.ndarray) -> np.ndarray:
+        out = xyz[:, [iu, iv, iw]].astype(float, copy=True)
+        lw = periodic[w_name]
+        if lw:
+            out[:, 2] = position_um + (out[:, 2] - position_um) - lw * np.round(
+                (out[:, 2] - position_um) / lw)
+        return out
+
+    pos = to_view(res.pos)
+    cell = dict(c)
+    for k_new, n in zip("xyz", names, strict=True):
+        cell[f"{k_new}lo_um"], cell[f"{k_new}hi_um"] = lo[n], hi[n]
+    window = window_from_cell(cell, crop_um)
+    shown = np.abs(pos[:, 2] - position_um) < res.radius
+    p_in = in_window(pos, window) & shown
+    con = dict(res.contacts)
+    con["point"] = to_view(con["point"])
+    i, j = con["i"], con["j"]
+    j_ok = j >= 0
+    jj = np.clip(j, 0, None)
+    in_i, in_j = p_in[i], p_in[jj] & j_ok
+    amse = con["pair"] == "AM-SE"
+    am_is_i = res.phase[i] == AM
+    con["in"] = np.where(amse, np.where(am_is_i, in_i, in_j), in_i | in_j)
+    view = StageResult(
+        stage=res.stage, cell=cell, dimension=3, depth_um=res.depth_um, window=window,
+        ids=res.ids, phase=res.phase, radius=res.radius, pos=pos, sigma_mpa=res.sigma_mpa,
+        stress_mpa=res.stress_mpa, volume_um3=res.volume_um3, n_contacts=res.n_contacts,
+        p_in=p_in, contacts=con,
+        periodic_lengths=(periodic[names[0]], periodic[names[1]]),
+    )
+    view.plane_w_um = float(position_um)
+    view.contact_radius = res.contact_radius
+    return view
+
+
+def section_slab(view: StageResult) -> StageResult:
+    """The particles a section shows, as discs of their section radius, with the contacts
+    among them (and their wall contacts): what the 2D figures of a 3D stage draw."""
+    shown = np.abs(view.pos[:, 2] - view.plane_w_um) < view.radius
+    idx = np.nonzero(shown)[0]
+    new = np.full(view.ids.size, -1, dtype=np.int64)
+    new[idx] = np.arange(idx.size)
+    c = view.contacts
+    keep = shown[c["i"]] & ((c["j"] < 0) | shown[np.clip(c["j"], 0, None)])
+    con = {k: v[keep] for k, v in c.items()}
+    con["i"] = new[con["i"]]
+    con["j"] = np.where(con["j"] >= 0, new[np.clip(con["j"], 0, None)], -1)
+    h = view.pos[idx, 2] - view.plane_w_um
+    slab = StageResult(
+        stage=view.stage, cell=view.cell, dimension=3, depth_um=view.depth_um,
+        window=view.window, ids=view.ids[idx], phase=view.phase[idx],
+        radius=np.sqrt(view.radius[idx] ** 2 - h**2), pos=view.pos[idx],
+        sigma_mpa=view.sigma_mpa[idx], stress_mpa=view.stress_mpa[idx],
+        volume_um3=view.volume_um3[idx], n_contacts=view.n_contacts[idx],
+        p_in=view.p_in[idx], contacts=con, labels=view.labels, image=view.image,
+        periodic_lengths=view.periodic_lengths,
+    )
+    slab.plane_w_um = view.plane_w_um
+    slab.contact_radius = view.contact_radius
+    return slab
 
 
 def compute_labels(
@@ -1149,6 +1357,10 @@ def compute_labels(
             "n_atoms_total": int(res.atoms["ids"].size)} if res.mol is not None else {}),
         "n_contacts_total": int(c["fn"].size),
         "n_am_se_contacts_in_window": int((amse & c["in"]).sum()),
+        "contact_radius": res.contact_radius,
+        "reaction_area_hertz_um2": float(c.get("area_hertz", c["area"])[amse & c["in"]].sum()),
+        "reaction_area_overlap_um2": float(
+            c.get("area_overlap", c["area"])[amse & c["in"]].sum()),
         "am_surface_um2": s_surface,
         "coverage_factor": float(coverage_factor),
         "coverage_surface": coverage_surface,
@@ -1185,10 +1397,13 @@ def stress_balance(res: StageResult) -> dict | None:
     total = res.stress_volume_sum()
     vol = res.cell_volume_um3()
     pressure = {}
-    for ax, k in (("x", 0), ("y", 1)):
+    walled = []
+    axes = (("x", 0), ("y", 1), ("z", 2)) if res.dimension == 3 else (("x", 0), ("y", 1))
+    for ax, k in axes:
         lo, hi = c.get(f"p_{ax}lo_mpa"), c.get(f"p_{ax}hi_mpa")
         if lo is not None and hi is not None:
             p = 0.5 * (float(lo) + float(hi))
+            walled.append((ax, k))
         elif c.get(f"p_{ax}{ax}_mpa") is not None:
             p = float(c[f"p_{ax}{ax}_mpa"])
         else:
@@ -1198,7 +1413,7 @@ def stress_balance(res: StageResult) -> dict | None:
     if res.boundary_moment is not None:
         b = res.boundary_moment
         forces = {ax + ax: (float(total[k, k] / b[k, k]) if b[k, k] != 0 else None)
-                  for ax, k in (("x", 0), ("y", 1))}
+                  for ax, k in walled}
     return {"wall_pressure": pressure, "wall_forces": forces}
 
 
@@ -1362,6 +1577,7 @@ def analyze_case(
     image_px: int = IMAGE_PX,
     full_res_px: int | None = None,
     section_z_um: float | None = None,
+    sections: Sequence[tuple[str, float, str]] | None = None,
 ) -> dict:
     """Analyse every stage of a case from its dumps and write the tables, labels, images
     and figures.
@@ -1388,7 +1604,13 @@ def analyze_case(
     full_res_px : int or None
         Also write ``figures/section.png`` at this many pixels a side (for papers).
     section_z_um : float or None
-        3D only: z of the section plane (µm; default the cell's mid-plane).
+        3D only: analyse the single plane z = ``section_z_um`` (µm) instead of the spec's
+        section planes.
+    sections : sequence of (axis, position_um, name), optional
+        3D only: the section planes (default: the spec's
+        :attr:`~assb_lmp.config.CaseSpec.section_planes`). Every plane gets
+        ``<stage>/sections/<name>/{labels.json,image.png}`` (and the same at the top level
+        for the last stage); ``labels.json`` and ``image.png`` are those of the first.
 
     Returns
     -------
@@ -1416,7 +1638,7 @@ def analyze_case(
         analyze_stage(
             info, s, coverage_factor=coverage_factor, crop_um=crop_um,
             coverage_surface=coverage_surface, label_supersample=label_supersample,
-            image_px=image_px, section_z_um=section_z_um,
+            image_px=image_px, section_z_um=section_z_um, sections=sections,
         )
         for s in info.stages
     ]
@@ -1439,6 +1661,14 @@ def analyze_case(
             staging.write_text(prefix + "contacts.csv", contacts_table(r))
             staging.write_text(prefix + "labels.json", labels_json(r.labels))
             staging.write_bytes(prefix + "image.png", _png_bytes(r.image))
+            for name, view in r.sections.items():
+                staging.write_text(f"{prefix}sections/{name}/labels.json",
+                                   labels_json(view.labels))
+                staging.write_bytes(f"{prefix}sections/{name}/image.png",
+                                    _png_bytes(view.image))
+        drawn = last
+        if last.sections:
+            drawn = section_slab(next(iter(last.sections.values())))
         if figures or full_res_px:
             from assb_lmp import plots
 
@@ -1447,15 +1677,16 @@ def analyze_case(
                 if info.spec is not None:
                     width0 = info.spec.geometry.width_um
                 plots.write_case_figures(
-                    last, series or {}, lambda name: staging.path(f"figures/{name}"),
+                    drawn, series or {}, lambda name: staging.path(f"figures/{name}"),
                     stages=info.stages, width0_um=width0,
                 )
             if full_res_px:
                 from assb_lmp import imaging
 
+                view = next(iter(last.sections.values())) if last.sections else last
                 img = imaging.render_section(
-                    *last.drawn(), last.window, pixels=int(full_res_px),
-                    plane_z_um=last.labels["info"]["section_z_um"],
+                    *view.drawn(), view.window, pixels=int(full_res_px),
+                    plane_z_um=view.plane_w_um,
                 )
                 staging.write_bytes("figures/section.png", _png_bytes(img))
         _write_stage_extras(info, results, staging, figures)

@@ -17,6 +17,15 @@
    lower-left corner (square lattice of pitch d, or hexagonal rows), keeping every
    position that overlaps no AM disc and lies inside the cell ("filled exhaustively").
 
+3D (``dimension: 3``) follows the same recipe with spheres in a cell periodic in x and y
+and bounded by walls along z, the press axis: ``am_area_fraction`` is then the AM *volume*
+fraction of the compressed cell (``height × depth × reference width``), RSA is followed
+by the same collective rearrangement where it stalls (near a volume fraction of 0.38;
+the rearrangement is refused above 0.60), AM diameters are truncated at
+:func:`assb_lmp.config.largest_am_diameter_um`, and the SE lattice is simple cubic
+(``se_lattice: square``) or face-centred cubic (``hex``), scanned from the corner
+(0, 0, 0) and clipped to the cell along z.
+
 The same seed gives the same structure, bit for bit. Lengths are in µm.
 """
 
@@ -31,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp import multisphere
-from assb_lmp.config import CaseSpec
+from assb_lmp.config import CaseSpec, largest_am_diameter_um
 from assb_lmp.errors import PackingError
 
 log = logging.getLogger(__name__)
@@ -589,6 +598,8 @@ def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
     """
     seed = spec.seed if seed is None else seed
     rng = np.random.default_rng(seed)
+    if spec.geometry.dimension == 3:
+        return _generate_3d(spec, seed, rng)
     mol = None
     if spec.packing.am_shape.kind == "ellipse":
         am_pos, am_dia, am_mol, info = pack_am_bodies(spec, rng)
@@ -627,6 +638,189 @@ def generate(spec: CaseSpec, seed: int | None = None) -> Structure:
     )
 
 
+# ============================================================== 3D
+def _min_image_3d(d: np.ndarray, lx: float, ly: float) -> np.ndarray:
+    d = d.copy()
+    d[..., 0] -= lx * np.round(d[..., 0] / lx)
+    d[..., 1] -= ly * np.round(d[..., 1] / ly)
+    return d
+
+
+def _rearrange_3d(pos: np.ndarray, rad: np.ndarray, lx: float, ly: float, h: float,
+                  rng: np.random.Generator, max_iter: int = 20000) -> tuple[np.ndarray, int]:
+    """Collective rearrangement of spheres in a cell periodic in x, y with walls along z."""
+    pos = pos.copy()
+    tol = 1e-9
+    for it in range(1, max_iter + 1):
+        d = _min_image_3d(pos[:, None, :] - pos[None, :, :], lx, ly)
+        dist = np.sqrt(np.sum(d * d, axis=2))
+        np.fill_diagonal(dist, np.inf)
+        ov = rad[:, None] + rad[None, :] - dist
+        np.fill_diagonal(ov, 0.0)
+        ov = np.where(ov > 0, ov, 0.0)
+        wall_ok = bool(np.all(pos[:, 2] - rad >= -tol) and np.all(pos[:, 2] + rad - h <= tol))
+        if ov.max(initial=0.0) <= tol and wall_ok:
+            return pos, it
+        safe = np.where(dist > 1e-12, dist, 1e-12)
+        shift = 0.5 * 1.05 * ov / safe
+        move = np.einsum("ij,ijk->ik", shift, d)
+        stuck = np.any((dist < 1e-12) & (ov > 0), axis=1)
+        if np.any(stuck):
+            move[stuck] += rng.normal(0, 0.1, (int(stuck.sum()), 3))
+        pos += move
+        pos[:, 0] %= lx
+        pos[:, 1] %= ly
+        pos[:, 2] = np.clip(pos[:, 2], rad, h - rad)
+    raise PackingError("collective rearrangement did not remove all overlaps")
+
+
+def pack_am_3d(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Place the AM spheres of a 3D cell. Returns (positions (m, 3), diameters (m,), info)."""
+    g, p = spec.geometry, spec.packing
+    lx, ly, h = g.height_um, spec.depth_um, g.width_um
+    mean = _uniform(rng, p.am_diameter_mean_um)
+    sd = _uniform(rng, p.am_diameter_sd_um)
+    target = p.am_area_fraction * lx * ly * spec.reference_width_um
+    cell_frac = target / (lx * ly * h)
+    if cell_frac > 0.60:
+        raise PackingError(
+            f"packing.am_area_fraction = {p.am_area_fraction}: needs an AM volume fraction "
+            f"of {cell_frac:.3f} in the initial {lx} × {ly} × {h} µm cell; the sphere packer "
+            "reaches no more than 0.60 (allowed: am_area_fraction × reference width / "
+            "initial width ≤ 0.60)"
+        )
+    dmax = min(largest_am_diameter_um(p), lx, ly, h)
+    draw = _Draw(mean, sd, rng, p.am_diameter_min_um, dmax)
+    pos = np.zeros((0, 3))
+    dia = np.zeros(0)
+    vol = 0.0
+    stalled_at = None
+    pending: list[float] = []
+    v_min = math.pi / 6.0 * p.am_diameter_min_um**3
+    d = draw.diameter()
+    while True:
+        remaining = target - vol
+        if remaining <= 0.5 * v_min:
+            break
+        if math.pi / 6.0 * d**3 > remaining:
+            d_trim = (6.0 * remaining / math.pi) ** (1.0 / 3.0)
+            if d_trim < p.am_diameter_min_um:
+                break
+            d = d_trim
+        r = 0.5 * d
+        placed = False
+        if stalled_at is None:
+            for _ in range(p.max_attempts // 40):
+                c = np.array([rng.uniform(0, lx), rng.uniform(0, ly), rng.uniform(r, h - r)])
+                if len(dia):
+                    dd = _min_image_3d(pos - c, lx, ly)
+                    if np.any(np.sum(dd * dd, axis=1) < (0.5 * dia + r) ** 2):
+                        continue
+                pos = np.vstack([pos, c])
+                dia = np.append(dia, d)
+                placed = True
+                break
+            if not placed:
+                stalled_at = len(dia)
+        if not placed:
+            pending.append(d)
+        vol += math.pi / 6.0 * d**3
+        d = draw.diameter()
+    densify = "none (random sequential addition reached the target)"
+    if pending:
+        r_p = 0.5 * np.asarray(pending)
+        xyz = np.column_stack([rng.uniform(0, lx, len(r_p)), rng.uniform(0, ly, len(r_p)),
+                               rng.uniform(r_p, h - r_p)])
+        pos = np.vstack([pos, xyz])
+        dia = np.append(dia, pending)
+        try:
+            pos, iters = _rearrange_3d(pos, 0.5 * dia, lx, ly, h, rng)
+        except PackingError:
+            raise PackingError(
+                f"packing.am_area_fraction = {p.am_area_fraction}: random addition stalled at "
+                f"{stalled_at} spheres and the collective rearrangement could not place the "
+                f"remaining {len(pending)} without overlap in the {lx} × {ly} × {h} µm cell; "
+                "lower the fraction or thicken the initial cell"
+            ) from None
+        densify = (
+            f"collective rearrangement: RSA stalled after {stalled_at} spheres, "
+            f"{len(pending)} more placed and all overlaps removed in {iters} sweeps"
+        )
+    info = {
+        "am_diameter_mean_um": mean,
+        "am_diameter_sd_um": sd,
+        "am_target_volume_um3": target,
+        "am_volume_um3": float(np.sum(math.pi / 6.0 * dia**3)),
+        "densify": densify,
+    }
+    return pos, dia, info
+
+
+def lattice_sites_3d(lx: float, ly: float, h: float, d: float, kind: str) -> np.ndarray:
+    """SE lattice sites of a 3D cell (µm): simple cubic (``square``) or fcc (``hex``) of
+    nearest-neighbour distance d, from the corner (0, 0, 0); whole cells only along the
+    periodic x and y (so the periodic seam never overlaps), z in [d/2, h − d/2]."""
+    if kind == "square":
+        nx, ny = int(math.floor(lx / d + 1e-9)), int(math.floor(ly / d + 1e-9))
+        nz = int(math.floor(h / d + 1e-9))
+        g = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"),
+                     axis=-1).reshape(-1, 3)
+        return d / 2 + d * g.astype(float)
+    a = d * math.sqrt(2.0)
+    nx, ny = int(math.floor(lx / a + 1e-9)), int(math.floor(ly / a + 1e-9))
+    nz = int(math.floor((h - d) / (a / 2) + 1e-9)) + 1  # layers a/2 apart
+    sites = []
+    for k in range(nz):
+        z = d / 2 + k * a / 2
+        off = 0.0 if k % 2 == 0 else a / 2
+        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        for bx, by in ((0.0, 0.0), (a / 2, a / 2)):
+            x = (ix * a + bx + off) % (nx * a)
+            y = iy * a + by
+            sites.append(np.column_stack([x.ravel(), y.ravel(), np.full(x.size, z)]))
+    out = np.vstack(sites)
+    return out[np.lexsort((out[:, 0], out[:, 1], out[:, 2]))]
+
+
+def pack_se_3d(spec: CaseSpec, am_pos: np.ndarray, am_dia: np.ndarray) -> np.ndarray:
+    """SE centres (k, 3) of a 3D cell: lattice sites that overlap no AM sphere."""
+    g, p = spec.geometry, spec.packing
+    lx, ly, h = g.height_um, spec.depth_um, g.width_um
+    d = p.se_diameter_um
+    sites = lattice_sites_3d(lx, ly, h, d, p.se_lattice)
+    keep = np.ones(len(sites), dtype=bool)
+    for c, da in zip(am_pos, am_dia, strict=True):
+        dd = _min_image_3d(sites - c, lx, ly)
+        keep &= np.sum(dd * dd, axis=1) >= (0.5 * da + 0.5 * d) ** 2
+    return sites[keep]
+
+
+def _generate_3d(spec: CaseSpec, seed: int, rng: np.random.Generator) -> Structure:
+    am_pos, am_dia, info = pack_am_3d(spec, rng)
+    se_pos = pack_se_3d(spec, am_pos, am_dia)
+    d_se = spec.packing.se_diameter_um
+    types = np.concatenate([np.full(len(am_dia), TYPE_AM), np.full(len(se_pos), TYPE_SE)])
+    dia = np.concatenate([am_dia, np.full(len(se_pos), d_se)])
+    pos = np.vstack([am_pos, se_pos]) if len(se_pos) else am_pos
+    lx, ly, h = spec.geometry.height_um, spec.depth_um, spec.geometry.width_um
+    info.update(
+        seed=seed,
+        dimension=3,
+        n_am=int(len(am_dia)),
+        n_se=int(len(se_pos)),
+        width_um=h,
+        height_um=lx,
+        depth_um=ly,
+        am_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * am_dia**3) / (lx * ly * h)),
+        solid_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * dia**3) / (lx * ly * h)),
+        se_lattice={"square": "simple cubic", "hex": "fcc"}[spec.packing.se_lattice],
+    )
+    log.info("packed %d AM + %d SE spheres in 3D (%s)", info["n_am"], info["n_se"],
+             info["densify"])
+    return Structure(types=types, diameters=dia, positions=pos, width=h, height=lx,
+                     depth=ly, periodic=False, info=info)
+
+
 def write_data(structure: Structure, path: Path, densities: dict[int, float],
                margin: float = 1.0) -> None:
     """Write a LAMMPS data file (``atom_style sphere``: id type diameter density x y z).
@@ -646,6 +840,9 @@ def write_data(structure: Structure, path: Path, densities: dict[int, float],
         Extra box room beyond the cell on each non-periodic side (µm).
     """
     s = structure
+    if s.info.get("dimension") == 3:
+        _write_data_3d(s, path, densities, margin)
+        return
     m = 0.0 if s.periodic else margin
     lines = [
         f"assb_lmp packing: {s.n_am} AM + {s.n_se} SE, seed {s.info.get('seed')}",
@@ -667,6 +864,29 @@ def write_data(structure: Structure, path: Path, densities: dict[int, float],
     if s.mol is not None:
         body += ["", "Molecules", ""]
         body += [f"{i + 1} {int(m)}" for i, m in enumerate(s.mol)]
+    Path(path).write_text("\n".join(lines + body) + "\n")
+
+
+def _write_data_3d(s: Structure, path: Path, densities: dict[int, float],
+                   margin: float) -> None:
+    """3D data file: x in [0, height], y in [0, depth] (periodic), z in [−m, width + m]."""
+    lines = [
+        f"assb_lmp packing (3D): {s.n_am} AM + {s.n_se} SE, seed {s.info.get('seed')}",
+        "",
+        f"{len(s.types)} atoms",
+        "3 atom types",
+        "",
+        f"0.0 {s.height:.6f} xlo xhi",
+        f"0.0 {s.depth:.6f} ylo yhi",
+        f"{-margin:.6f} {s.width + margin:.6f} zlo zhi",
+        "",
+        "Atoms # sphere",
+        "",
+    ]
+    body = [
+        f"{i + 1} {t} {d:.9f} {densities[int(t)]:.6f} {x:.9f} {y:.9f} {z:.9f}"
+        for i, (t, d, (x, y, z)) in enumerate(zip(s.types, s.diameters, s.positions, strict=True))
+    ]
     Path(path).write_text("\n".join(lines + body) + "\n")
 
 

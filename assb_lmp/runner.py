@@ -45,6 +45,8 @@ def _wall_contacts(atoms: dumps.Frame, cell: dict) -> tuple[np.ndarray, ...]:
         "xhi": ("x", cell.get("xhi_um"), "fx"),
         "ylo": ("y", cell.get("ylo_um"), "fy"),
         "yhi": ("y", cell.get("yhi_um"), "fy"),
+        "zlo": ("z", cell.get("zlo_um"), "fz"),
+        "zhi": ("z", cell.get("zhi_um"), "fz"),
     }
     for w, (axis, pos, comp) in planes.items():
         col = f"wall_{w}_{comp}"
@@ -66,7 +68,8 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     Returns
     -------
     dict
-        ``pressure_mpa`` per boundary, ``cell_um`` (Lx, Ly), ``max_overlap_fraction``
+        ``pressure_mpa`` per boundary, ``cell_um`` (Lx, Ly; 3D: Lx, Ly, Lz),
+        ``max_overlap_fraction``
         (largest overlap / smaller diameter of the pair), ``kinetic_energy_fj``,
         ``elastic_energy_fj`` (Hertz: 2/5 F δ per contact), ``ke_to_elastic``,
         ``inertial_number`` (from the boundary strain rate and from the particle
@@ -93,6 +96,9 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     pressures = {k[2:-4]: v for k, v in cell.items() if k.startswith("p_") and k.endswith("_mpa")}
     lx = cell["xhi_um"] - cell["xlo_um"]
     ly = cell["yhi_um"] - cell["ylo_um"]
+    cell_um = [lx, ly]
+    if spec.geometry.dimension == 3:
+        cell_um.append(cell["zhi_um"] - cell["zlo_um"])
     se = spec.cards()["se"]
     p_mean_kpa = 1000.0 * max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa)
     mass = float(np.sum(atoms["mass"]))
@@ -103,7 +109,7 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     i_rate = abs(rate) * spec.packing.se_diameter_um * math.sqrt(se.rho / p_mean_kpa)
     return {
         "pressure_mpa": pressures,
-        "cell_um": [lx, ly],
+        "cell_um": cell_um,
         "max_overlap_fraction": max_ov,
         "kinetic_energy_fj": ke,
         "elastic_energy_fj": elastic,

@@ -33,3 +33,8 @@ def kpa_to_mpa(value_kpa: float) -> float:
 def g_cm3_to_micro(value: float) -> float:
     """Density in g/cm³ to LAMMPS micro density (pg/µm³); numerically equal."""
     return value
+
+
+def j_m2_to_micro(value_j_m2: float) -> float:
+    """Surface energy from J/m² to LAMMPS micro energy per area (fJ/µm² = 1e-3 J/m²)."""
+    return value_j_m2 * 1.0e3
