@@ -12,7 +12,8 @@ def _bench(args: argparse.Namespace) -> int:
     from assb_lmp import bench
 
     parts = tuple(args.only) if args.only else PARTS
-    res = bench.run(args.out, parts=parts, seeds=args.seeds)
+    res = bench.run(args.out, parts=parts, seeds=args.seeds, qs_case=args.qs_case,
+                    qs_width_um=args.qs_width)
     print(bench.table(res))
     print(f"\nwrote {args.out}/bench.json")
     return 0
@@ -24,4 +25,7 @@ def register(sub) -> None:
     s.add_argument("--out", type=Path, default=Path("runs/bench"))
     s.add_argument("--only", nargs="+", choices=PARTS, default=None)
     s.add_argument("--seeds", type=int, default=5, help="structures in the quasi-static check")
+    s.add_argument("--qs-case", default="press500_release25",
+                   help="example (runs/<name>.yaml) of the quasi-static check")
+    s.add_argument("--qs-width", type=float, default=50.0, help="its initial width (µm)")
     s.set_defaults(func=_bench)
