@@ -183,11 +183,16 @@ def _rearrange(pos: np.ndarray, rad: np.ndarray, w: float, h: float, periodic: b
     raise PackingError("collective rearrangement did not remove all overlaps")
 
 
-def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Place the AM discs. Returns (positions (m, 2), diameters (m,), info)."""
-    g, p = spec.geometry, spec.packing
-    w, h = g.width_um, g.height_um
-    periodic = g.boundary == "periodic"
+def _am_budget(spec: CaseSpec, rng: np.random.Generator) -> tuple[float, float, float]:
+    """Draw the structure's AM mean diameter and SD (µm) and the AM area to place (µm²).
+
+    Raises
+    ------
+    PackingError
+        If that area exceeds 0.80 of the initial cell, more than any packing with walls holds.
+    """
+    p = spec.packing
+    w, h = spec.geometry.width_um, spec.geometry.height_um
     mean = _uniform(rng, p.am_diameter_mean_um)
     sd = _uniform(rng, p.am_diameter_sd_um)
     target_area = p.am_area_fraction * spec.reference_width_um * h
@@ -199,6 +204,15 @@ def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
             "reaches more than 0.80 (allowed: am_area_fraction × reference width / initial "
             "width ≤ 0.80)"
         )
+    return mean, sd, target_area
+
+
+def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Place the AM discs. Returns (positions (m, 2), diameters (m,), info)."""
+    g, p = spec.geometry, spec.packing
+    w, h = g.width_um, g.height_um
+    periodic = g.boundary == "periodic"
+    mean, sd, target_area = _am_budget(spec, rng)
     draw = _Draw(mean, sd, rng, p.am_diameter_min_um, min(w, h))
     pos = np.zeros((0, 2))
     dia = np.zeros(0)
@@ -419,16 +433,7 @@ def pack_am_bodies(spec: CaseSpec, rng: np.random.Generator) -> tuple[
     shape = p.am_shape
     w, h = g.width_um, g.height_um
     periodic = g.boundary == "periodic"
-    mean = _uniform(rng, p.am_diameter_mean_um)
-    sd = _uniform(rng, p.am_diameter_sd_um)
-    target_area = p.am_area_fraction * spec.reference_width_um * h
-    cell_frac = target_area / (w * h)
-    if cell_frac > 0.80:
-        raise PackingError(
-            f"packing.am_area_fraction = {p.am_area_fraction}: needs an AM area fraction of "
-            f"{cell_frac:.3f} in the initial {w} × {h} µm cell; no packing with walls "
-            "reaches more than 0.80"
-        )
+    mean, sd, target_area = _am_budget(spec, rng)
     draw = _Draw(mean, sd, rng, p.am_diameter_min_um, min(w, h))
     bodies = _Bodies()
     pending: list[tuple[multisphere.BodyShape, float]] = []
