@@ -224,7 +224,7 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
         except ImportError:
             sweep = None
         if sweep is not None and hasattr(sweep, "bench_sweep"):
-            res["sweep"] = sweep.bench_sweep(out / "sweep")
+            res["sweep"] = sweep.bench_sweep(out=out / "sweep")
     (out / "bench.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     return res
 

@@ -167,13 +167,16 @@ def run_case(
     out_dir = Path(out_dir)
     rank = engine.comm_rank(comm)
     t0 = time.perf_counter()
+    failure: AssbError | None = None
     if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (SUMMARY, ERROR):
-            (out_dir / stale).unlink(missing_ok=True)
-        deck_mod.write_case(spec, out_dir, user_templates)
-    if comm is not None:
-        comm.Barrier()
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for stale in (SUMMARY, ERROR):
+                (out_dir / stale).unlink(missing_ok=True)
+            deck_mod.write_case(spec, out_dir, user_templates)
+        except AssbError as exc:
+            failure = exc
+    _share_failure(comm, failure)
     t_gen = time.perf_counter() - t0
     try:
         result = engine.run_deck(out_dir / "deck.lmp", comm=comm)
@@ -183,6 +186,7 @@ def run_case(
                                           "reason": str(exc)})
         raise
     summary: dict = {}
+    failure = None
     if rank == 0:
         try:
             summary = _summarise(spec, out_dir, result, t_gen)
@@ -205,10 +209,21 @@ def run_case(
         except AssbError as exc:
             _write_json(out_dir / ERROR, {"status": "failed", "stage": "summary",
                                           "reason": str(exc)})
-            raise
+            failure = exc
+    _share_failure(comm, failure)
     if comm is not None:
         summary = comm.bcast(summary, root=0)
     return summary
+
+
+def _share_failure(comm, failure: AssbError | None) -> None:
+    """Raise rank 0's failure on every rank of ``comm`` (so that none waits forever)."""
+    if comm is not None:
+        message = comm.bcast(None if failure is None else str(failure), root=0)
+        if message is not None and failure is None:
+            raise EngineError(message)
+    if failure is not None:
+        raise failure
 
 
 def _summarise(spec: CaseSpec, out_dir: Path, result: engine.RunResult, t_gen: float) -> dict:
