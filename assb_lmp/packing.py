@@ -207,6 +207,20 @@ def _am_budget(spec: CaseSpec, rng: np.random.Generator) -> tuple[float, float, 
     return mean, sd, target_area
 
 
+def _fit_to_budget(d: float, remaining: float, d_min: float) -> float | None:
+    """The next AM diameter (µm) given the AM area still to place (µm²), or None to stop.
+
+    A disc larger than the remaining area is trimmed to meet it exactly, unless the trimmed
+    diameter would fall below ``d_min``; less than half a minimum disc left also stops.
+    """
+    if remaining <= 0.25 * math.pi * d_min**2 * 0.5:
+        return None
+    if 0.25 * math.pi * d * d > remaining:
+        d_trim = math.sqrt(4.0 * remaining / math.pi)
+        return None if d_trim < d_min else d_trim
+    return d
+
+
 def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
     """Place the AM discs. Returns (positions (m, 2), diameters (m,), info)."""
     g, p = spec.geometry, spec.packing
@@ -221,14 +235,9 @@ def pack_am(spec: CaseSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     pending: list[float] = []
     d = draw.diameter()
     while True:
-        remaining = target_area - area
-        if remaining <= 0.25 * math.pi * p.am_diameter_min_um**2 * 0.5:
+        d = _fit_to_budget(d, target_area - area, p.am_diameter_min_um)
+        if d is None:
             break
-        if 0.25 * math.pi * d * d > remaining:
-            d_trim = math.sqrt(4.0 * remaining / math.pi)
-            if d_trim < p.am_diameter_min_um:
-                break
-            d = d_trim
         r = 0.5 * d
         placed = False
         if stalled_at is None:
@@ -441,14 +450,9 @@ def pack_am_bodies(spec: CaseSpec, rng: np.random.Generator) -> tuple[
     stalled_at = None
     d = draw.diameter()
     while True:
-        remaining = target_area - area
-        if remaining <= 0.25 * math.pi * p.am_diameter_min_um**2 * 0.5:
+        d = _fit_to_budget(d, target_area - area, p.am_diameter_min_um)
+        if d is None:
             break
-        if 0.25 * math.pi * d * d > remaining:
-            d_trim = math.sqrt(4.0 * remaining / math.pi)
-            if d_trim < p.am_diameter_min_um:
-                break
-            d = d_trim
         ar = _aspect_draw(rng, shape.aspect_ratio)
         body = multisphere.build_body(d, ar, shape.spheres)
         half_major = body.extent[0]
