@@ -125,11 +125,14 @@ def _train(args: argparse.Namespace) -> int:
     print(f"trained {metrics['architecture']} on {s['train']} images "
           f"(val {s['val']}, test {s['test']}): {metrics['epochs']} epochs, best "
           f"{metrics['best_epoch']}, {metrics['seconds']:.1f} s")
-    print(f"{'target':<24} {'R2 test':>9} {'MAE test':>11} {'R2 val':>9}")
+    print(f"{'target':<24} {'R2 test':>9} {'MAE test':>11} {'R2 val':>9} {'R2 params':>9}")
     for name, m in metrics["targets"].items():
         def f(v: float | None, w: int) -> str:
             return f"{v:>{w}.4g}" if v is not None else f"{'-':>{w}}"
-        print(f"{name:<24} {f(m['r2'], 9)} {f(m['mae'], 11)} {f(m['val_r2'], 9)}")
+        print(f"{name:<24} {f(m['r2'], 9)} {f(m['mae'], 11)} {f(m['val_r2'], 9)} "
+              f"{f(m.get('protocol_r2'), 9)}")
+    print("R2 params: test R2 of the mean of the train/val cases at the same sweep point "
+          "(what the sweep parameters alone explain)")
     print(f"model folder: {args.out}")
     return 0
 

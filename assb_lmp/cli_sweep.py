@@ -106,6 +106,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="split fractions (default: the sweep's, else 0.64,0.16,0.20)")
     p.add_argument("--split-seed", type=int, default=None)
     p.set_defaults(func=run_dataset)
+    _register_noise(subparsers)
+
+
+def _register_noise(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "label-noise", help="how much of each target the sweep parameters fix, and how "
+        "reproducible the labels are",
+        description="Per target: the test R² of predicting a case by the mean of the train and "
+        "validation cases at its sweep point (what the parameters alone explain) and the share "
+        "of variance between sweep points. With --replicate, the R² between two runs of the "
+        "same structures (e.g. a 3 % smaller time step): a ceiling for any image-based model.")
+    p.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+    p.add_argument("--replicate", type=Path, default=None, metavar="DATASET_DIR",
+                   help="a dataset of the same case ids run again")
+    p.add_argument("--out", type=Path, default=None, help="write the numbers as JSON")
+    p.set_defaults(func=run_label_noise)
+
+
+def run_label_noise(ns: argparse.Namespace) -> int:
+    """Handler of ``label-noise``."""
+    from assb_lmp import dataset
+
+    proto = dataset.protocol_r2(ns.dataset)
+    rep = dataset.compare(ns.dataset, ns.replicate) if ns.replicate else None
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    head = f"{'target':<24} {'protocol R2':>11} {'between':>8}"
+    if rep:
+        head += f" {'replicate R2':>12} {'median |diff|':>13}"
+    print(head)
+    for t, m in proto.items():
+        line = f"{t:<24} {f(m['protocol_r2']):>11} {f(m['between_share']):>8}"
+        if rep:
+            r = rep["targets"].get(t, {})
+            med = r.get("median_rel_diff")
+            line += f" {f(r.get('r2')):>12} {'-' if med is None else format(med, '.1%'):>13}"
+        print(line)
+    first = next(iter(proto.values()))
+    print(f"{first['points']} sweep points, {first['test_rows']} test cases"
+          + (f"; replicate: {rep['n']} shared cases, {rep['image_diff']:.2%} of pixels differ"
+             if rep else ""))
+    if ns.out:
+        ns.out.write_text(json.dumps({"protocol": proto, "replicate": rep}, indent=2) + "\n")
+        print(f"-> {ns.out}")
+    return 0
 
 
 def _train(out: Path, settings: dict) -> None:

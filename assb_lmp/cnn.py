@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from assb_lmp.errors import ModelError
+from assb_lmp.errors import AnalysisError, ModelError
 from assb_lmp.targets import TARGET_INFO, TARGETS
 
 logger = logging.getLogger(__name__)
@@ -1062,10 +1062,12 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
     val_metrics = evaluate(cnn, x_va, ds.labels[va])
     baseline = r2_score(ds.labels[te], np.broadcast_to(mean, ds.labels[te].shape)) \
         if len(te) else np.full(len(ds.targets), np.nan)
+    protocol = _protocol_r2(dataset_dir)
     metrics: dict[str, Any] = {
         "targets": {t: {**test_metrics[t],
                         "val_r2": val_metrics[t]["r2"], "val_mae": val_metrics[t]["mae"],
-                        "baseline_r2": _num(baseline[j])}
+                        "baseline_r2": _num(baseline[j]),
+                        "protocol_r2": protocol.get(t, {}).get("protocol_r2")}
                     for j, t in enumerate(ds.targets)},
         "split_sizes": {"train": int(len(tr)), "val": int(len(va)), "test": int(len(te))},
         "epochs": len(history),
@@ -1097,6 +1099,16 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
         metrics["seconds_total"] = time.perf_counter() - t_start
         (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _protocol_r2(dataset_dir: str | Path) -> dict[str, dict]:
+    """Test R² of the sweep-point means (see ``dataset.protocol_r2``); {} without params."""
+    from assb_lmp import dataset
+
+    try:
+        return dataset.protocol_r2(dataset_dir)
+    except AnalysisError:
+        return {}
 
 
 def _snapshot(model: Any) -> list[np.ndarray]:
