@@ -362,3 +362,15 @@ def test_a_failing_case_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     st = sw.run(spec, out, jobs=1, progress=False, retry_failed=True)
     assert st.ran == 1 and list(st.failed) == ["m100_s00"]
     shutil.rmtree(out)
+
+
+def test_replicate_sweep_reruns_the_paper_structures():
+    main = {c.id: c for c in sw.load_sweep(REPO_DIR / "runs" / "komori2022.yaml").cases()}
+    rep = sw.load_sweep(REPO_DIR / "runs" / "komori2022_replicate.yaml").cases()
+    assert len(rep) == 50
+    for c in rep:
+        m = main[c.id]
+        assert c.seed == m.seed
+        assert c.spec.control.timestep_safety == pytest.approx(
+            0.97 * m.spec.control.timestep_safety)
+        assert c.spec.model_dump(exclude={"control"}) == m.spec.model_dump(exclude={"control"})
