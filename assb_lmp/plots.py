@@ -297,12 +297,17 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = DPI) -> Pa
 def contact_segments(res: Any) -> tuple[np.ndarray, np.ndarray]:
     """Line segments (m, 2, 2) and normal forces of the contacts of an analysed stage
     (:class:`assb_lmp.mechanics.StageResult`): centre–centre for pairs, centre–contact
-    point for walls."""
+    point for walls. A pair across a periodic boundary is drawn from the first particle
+    to the nearest periodic image of the second, not across the cell."""
     c = res.contacts
     xy = res.pos[:, :2]
     a = xy[c["i"]]
     b = np.where((c["j"] >= 0)[:, None], xy[np.clip(c["j"], 0, None)], c["point"][:, :2])
-    return np.stack([a, b], axis=1), c["fn"]
+    d = b - a
+    for ax, length in enumerate(getattr(res, "periodic_lengths", (None, None))[:2]):
+        if length:
+            d[:, ax] -= length * np.round(d[:, ax] / length)
+    return np.stack([a, a + d], axis=1), c["fn"]
 
 
 def drawn_particles(res: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
