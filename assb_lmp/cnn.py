@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from assb_lmp.errors import AnalysisError, ModelError
-from assb_lmp.targets import TARGET_INFO, TARGETS
+from assb_lmp.targets import TARGET_INFO, TARGETS, r2_score
 
 logger = logging.getLogger(__name__)
 
@@ -439,17 +439,6 @@ def _augment(batch: np.ndarray, rng: np.random.Generator, mode: str) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- metrics
-
-
-def r2_score(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per column (Komori eq. 14); NaN where undefined."""
-    y, p = np.atleast_2d(y.T).T, np.atleast_2d(p.T).T
-    ss_res = ((y - p) ** 2).sum(axis=0)
-    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = 1.0 - ss_res / ss_tot
-    r2[(ss_tot <= 0) | (len(y) < 2)] = np.nan
-    return r2
 
 
 def _num(x: float) -> float | None:

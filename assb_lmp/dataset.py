@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from assb_lmp.errors import AnalysisError, SpecError
-from assb_lmp.targets import TARGETS
+from assb_lmp.targets import TARGETS, r2_score
 
 log = logging.getLogger(__name__)
 
@@ -292,14 +292,6 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
 # ------------------------------------------------------------- how learnable are the labels
 
 
-def _r2(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """R² per column (NaN where the column of ``y`` is constant or empty)."""
-    ss_res = np.sum((y - p) ** 2, axis=0)
-    ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
-
-
 def _load_arrays(dataset_dir: str | Path) -> dict[str, np.ndarray]:
     npz = Path(dataset_dir) / "arrays.npz"
     if not npz.is_file():
@@ -365,7 +357,7 @@ def protocol_r2(dataset_dir: str | Path) -> dict[str, dict[str, float | None]]:
         total = float(np.var(y[ok])) if ok.sum() > 1 else 0.0
         between = 1.0 - float(np.mean(resid ** 2)) / total if total > 0 else np.nan
         te_ok = te[ok[te] & np.isfinite(fit_means[g[te]])]
-        r2 = _r2(y[te_ok, None], fit_means[g[te_ok], None])[0] if len(te_ok) > 1 else np.nan
+        r2 = r2_score(y[te_ok], fit_means[g[te_ok]])[0] if len(te_ok) > 1 else np.nan
         out[str(t)] = {"protocol_r2": None if np.isnan(r2) else float(r2),
                        "between_share": None if np.isnan(between) else float(between),
                        "points": len(points), "test_rows": int(len(te_ok))}
@@ -413,7 +405,7 @@ def compare(dataset_a: str | Path, dataset_b: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(shared), "image_diff": pix, "targets": {}}
     for j, t in enumerate(a["targets"].astype(str)):
         ok = np.isfinite(ya[:, j]) & np.isfinite(yb[:, j])
-        r2 = _r2(ya[ok, j, None], yb[ok, j, None])[0] if ok.sum() > 1 else np.nan
+        r2 = r2_score(ya[ok, j], yb[ok, j])[0] if ok.sum() > 1 else np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.abs(yb[ok, j] - ya[ok, j]) / np.abs(ya[ok, j])
         rel = rel[np.isfinite(rel)]

@@ -1,6 +1,8 @@
-"""The nine default CNN targets (labels of a case), in their fixed order, with units."""
+"""The nine default CNN targets (labels of a case), in their fixed order, with units; R²."""
 
 from __future__ import annotations
+
+import numpy as np
 
 #: (name, unit, description) of each label in ``labels.json`` and the dataset arrays.
 TARGET_INFO: tuple[tuple[str, str, str], ...] = (
@@ -17,3 +19,14 @@ TARGET_INFO: tuple[tuple[str, str, str], ...] = (
 
 #: Target names in order.
 TARGETS: tuple[str, ...] = tuple(t[0] for t in TARGET_INFO)
+
+
+def r2_score(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Coefficient of determination per column (Komori eq. 14); NaN where undefined."""
+    y, p = np.atleast_2d(y.T).T, np.atleast_2d(p.T).T
+    ss_res = ((y - p) ** 2).sum(axis=0)
+    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = 1.0 - ss_res / ss_tot
+    r2[(ss_tot <= 0) | (len(y) < 2)] = np.nan
+    return r2
