@@ -66,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (%(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate, help="initial Adam rate")
+    p.add_argument("--train-fraction", type=float, default=d.train_fraction,
+                   help="train on this random fraction of the train split, range (0, 1] "
+                   "(learning curves; default 1)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help="AdamW decoupled weight decay, range [0, 1) (default 0: Adam)")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="early-stopping patience in epochs (%(default)s)")
     p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment,
@@ -117,7 +122,8 @@ def _train(args: argparse.Namespace) -> int:
     metrics = cnn.train(
         args.dataset_dir, args.out,
         architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.lr, patience=args.patience, augment=args.augment,
+        learning_rate=args.lr, weight_decay=args.weight_decay, patience=args.patience,
+        augment=args.augment, train_fraction=args.train_fraction,
         seed=args.seed, threads=args.threads,
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         plots=not args.no_plots)

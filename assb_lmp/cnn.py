@@ -857,6 +857,9 @@ class TrainConfig:
     batch_size : int
     learning_rate : float
         Initial Adam learning rate.
+    weight_decay : float
+        Decoupled weight decay (AdamW) per unit learning rate; 0 (default) is plain Adam as
+        published.
     lr_factor, lr_patience, min_learning_rate
         Reduce-on-plateau: multiply the rate by ``lr_factor`` after ``lr_patience`` epochs
         without progress (see ``min_delta``), down to ``min_learning_rate``.
@@ -879,6 +882,9 @@ class TrainConfig:
     val_fraction : float
         Fraction of the train split held out for validation when the dataset has no
         ``val`` rows.
+    train_fraction : float
+        Train on a random subset of this fraction of the train rows (1: all), drawn with
+        ``seed``; for learning curves (does more data help?).
     distribution_cases : int
         Number of test cases drawn in the stress-distribution figures (Fig. 4B).
     plots : bool
@@ -889,6 +895,7 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0
     lr_factor: float = 0.5
     lr_patience: int = 6
     min_learning_rate: float = 1e-5
@@ -899,6 +906,7 @@ class TrainConfig:
     threads: int | None = None
     max_seconds: float | None = None
     val_fraction: float = 0.2
+    train_fraction: float = 1.0
     distribution_cases: int = 3
     plots: bool = True
 
@@ -938,6 +946,10 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
         raise ModelError(f"augment must be one of {AUGMENTATIONS}, got {cfg.augment!r}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ModelError("epochs and batch_size must be at least 1")
+    if not 0.0 < cfg.train_fraction <= 1.0:
+        raise ModelError(f"train_fraction must be in (0, 1], got {cfg.train_fraction}")
+    if not 0.0 <= cfg.weight_decay < 1.0:
+        raise ModelError(f"weight_decay must be in [0, 1), got {cfg.weight_decay}")
     t_start = time.perf_counter()
     ds = load_dataset(dataset_dir)
     tr, va, te = ds.index("train"), ds.index("val"), ds.index("test")
@@ -952,6 +964,12 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
         va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         logger.warning("no val split: holding out %d of the train rows for validation",
                        n_val)
+
+    if cfg.train_fraction < 1.0:
+        keep = max(2, int(round(cfg.train_fraction * len(tr))))
+        tr = np.sort(np.random.default_rng([cfg.seed, 11]).permutation(tr)[:keep])
+        logger.info("training on a random %d of the train rows (train_fraction %g)",
+                    len(tr), cfg.train_fraction)
 
     tf, keras = _tf(cfg.threads)
     _seed_everything(cfg.seed, cfg.threads)
@@ -982,7 +1000,11 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
 
     x_tr, y_tr = ds.images[tr], cnn.standardize(ds.labels[tr]).astype(np.float32)
     x_va, y_va = ds.images[va], cnn.standardize(ds.labels[va])
-    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    if cfg.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(learning_rate=cfg.learning_rate,
+                                           weight_decay=cfg.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
     optimizer.build(model.trainable_variables)
     variables = model.trainable_variables
 

@@ -154,6 +154,23 @@ def test_same_seed_same_weights(tiny, tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
 
 
+def test_train_fraction_and_weight_decay(tiny, tmp_path):
+    full = cnn.train(tiny, tmp_path / "full", epochs=1, seed=5, plots=False)
+    half = cnn.train(tiny, tmp_path / "half", epochs=1, seed=5, plots=False,
+                     train_fraction=0.5, weight_decay=0.1)
+    n = full["split_sizes"]["train"]
+    assert half["split_sizes"]["train"] == round(0.5 * n)
+    assert half["split_sizes"]["val"] == full["split_sizes"]["val"]
+    assert half["config"]["weight_decay"] == 0.1
+    wf = cnn._snapshot(cnn.load_model(tmp_path / "full").keras_model)
+    wh = cnn._snapshot(cnn.load_model(tmp_path / "half").keras_model)
+    assert not all(np.array_equal(x, y) for x, y in zip(wf, wh, strict=True))
+    with pytest.raises(ModelError, match="train_fraction must be in"):
+        cnn.train(tiny, tmp_path / "x", epochs=1, train_fraction=0.0)
+    with pytest.raises(ModelError, match="weight_decay must be in"):
+        cnn.train(tiny, tmp_path / "x", epochs=1, weight_decay=-1.0)
+
+
 # --------------------------------------------------------------------------- images
 
 
