@@ -147,8 +147,9 @@ def run_label_noise(ns: argparse.Namespace) -> int:
         print(line)
     first = next(iter(proto.values()))
     print(f"{first['points']} sweep points, {first['test_rows']} test cases"
-          + (f"; replicate: {rep['n']} shared cases, {rep['image_diff']:.2%} of pixels differ"
-             if rep else ""))
+          + (f"; replicate: {rep['n']} shared cases" + (
+                 "" if rep["image_diff"] is None
+                 else f", {rep['image_diff']:.2%} of pixels differ") if rep else ""))
     if ns.out:
         ns.out.write_text(json.dumps({"protocol": proto, "replicate": rep}, indent=2) + "\n")
         print(f"-> {ns.out}")

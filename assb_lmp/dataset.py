@@ -381,9 +381,9 @@ def compare(dataset_a: str | Path, dataset_b: str | Path) -> dict[str, Any]:
     -------
     dict
         ``n`` matched cases, ``image_diff`` (mean fraction of pixels that differ between
-        the two images of a case) and, per target under ``targets``, ``r2`` (of b as a
-        prediction of a, over the matched cases) and ``median_rel_diff`` (median of
-        |b − a| / |a|).
+        the two images of a case; None for images of different sizes) and, per target
+        under ``targets``, ``r2`` (of b as a prediction of a, over the matched cases) and
+        ``median_rel_diff`` (median of |b − a| / |a|).
 
     Raises
     ------
@@ -401,7 +401,8 @@ def compare(dataset_a: str | Path, dataset_b: str | Path) -> dict[str, Any]:
     ib = np.array([s[1] for s in shared])
     ya = np.asarray(a["labels"], dtype=float)[ia]
     yb = np.asarray(b["labels"], dtype=float)[ib]
-    pix = float(np.mean(a["images"][ia] != b["images"][ib]))
+    ima, imb = a["images"][ia], b["images"][ib]
+    pix = float(np.mean(ima != imb)) if ima.shape == imb.shape else None
     out: dict[str, Any] = {"n": len(shared), "image_diff": pix, "targets": {}}
     for j, t in enumerate(a["targets"].astype(str)):
         ok = np.isfinite(ya[:, j]) & np.isfinite(yb[:, j])
