@@ -1,5 +1,6 @@
 """Benchmarks: speed of the examples, proof that the fast protocol is quasi-static,
-engine efficiency against a plain granular reference deck, and sweep scaling.
+engine efficiency against a plain granular reference deck, sweep scaling, and the CNN's
+training time, prediction rate and Grad-CAM time.
 
 Everything here runs real LAMMPS and takes minutes; results go to ``bench.json`` and a
 table. Nothing here is a test: figures are recorded in BENCHMARKS.md by hand, with the
@@ -199,8 +200,56 @@ def engine_reference(n_target: int = 32000, steps: int = 2000, warmup: int = 200
             "atom_steps_per_s": natoms * steps / dt}
 
 
-def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic", "sweep"),
-        seeds: int = 5, qs_case: str = "press500_release25", qs_width_um: float = 50.0) -> dict:
+def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int = 60,
+              repeats: int = 3) -> dict:
+    """Training time, prediction rate and Grad-CAM time of the published network.
+
+    Trains with the default settings (and figures) on ``dataset`` or, without one, on a
+    synthetic dataset of ``n`` images split 320 / 80 / 100 for n = 500
+    (:func:`assb_lmp.factory.make_synthetic_dataset`, seed 0); then predicts every image
+    of the dataset ``repeats`` times at batch sizes 32 and 64, and times Grad-CAM.
+
+    Returns
+    -------
+    dict
+        ``train_s`` (training loop, s), ``train_total_s`` (with evaluation and figures),
+        ``epochs``, ``split_sizes``, ``predict_images_per_s`` {batch: rate},
+        ``gradcam_ms``, ``dataset``.
+    """
+    from assb_lmp import cnn
+    from assb_lmp.factory import make_synthetic_dataset
+
+    out = Path(out)
+    if dataset is None:
+        dataset = make_synthetic_dataset(out / "dataset", n, seed=0)
+    t0 = time.perf_counter()
+    metrics = cnn.train(dataset, out / "model", epochs=epochs)
+    total = time.perf_counter() - t0
+    model = cnn.load_model(out / "model")
+    images = cnn.load_dataset(dataset).images
+    cnn.predict(model, images[:64])  # trace once
+    rates = {}
+    for bs in (32, 64):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            cnn.predict(model, images, batch_size=bs)
+        rates[bs] = repeats * len(images) / (time.perf_counter() - t)
+    cnn.gradcam(model, images[0], "reaction_area_um2")  # trace once
+    t = time.perf_counter()
+    for img in images[:20]:
+        cnn.gradcam(model, img, "reaction_area_um2")
+    cam_ms = 1000.0 * (time.perf_counter() - t) / min(20, len(images))
+    return {"dataset": str(dataset), "train_s": metrics["seconds"], "train_total_s": total,
+            "epochs": metrics["epochs"], "split_sizes": metrics["split_sizes"],
+            "predict_images_per_s": rates, "gradcam_ms": cam_ms,
+            "mean_test_r2": float(np.nanmean([m["r2"] if m["r2"] is not None else np.nan
+                                              for m in metrics["targets"].values()]))}
+
+
+def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic", "sweep",
+                                             "cnn"),
+        seeds: int = 5, qs_case: str = "press500_release25", qs_width_um: float = 50.0,
+        cnn_dataset: Path | None = None) -> dict:
     """Run the selected benchmark parts; write ``out/bench.json``; return the results."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,6 +274,11 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
             sweep = None
         if sweep is not None and hasattr(sweep, "bench_sweep"):
             res["sweep"] = sweep.bench_sweep(out=out / "sweep")
+    if "cnn" in parts:
+        try:
+            res["cnn"] = cnn_speed(out / "cnn", dataset=cnn_dataset)
+        except AssbError as exc:  # e.g. TensorFlow missing
+            res["cnn"] = {"skipped": str(exc)}
     (out / "bench.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     return res
 
@@ -267,5 +321,17 @@ def table(res: dict) -> str:
                      f"slow {np.mean(q['time_slow_s']):.1f} s")
     if "sweep" in res:
         lines.append("\nsweep: " + json.dumps(res["sweep"], default=float))
+    if "cnn" in res:
+        c = res["cnn"]
+        if "skipped" in c:
+            lines.append(f"\ncnn: skipped ({c['skipped']})")
+        else:
+            sz = c["split_sizes"]
+            rates = ", ".join(f"batch {b}: {r:.0f}" for b, r in c["predict_images_per_s"].items())
+            lines.append(f"\ncnn ({c['dataset']}): training on {sz['train']} + {sz['val']} "
+                         f"images {c['train_s']:.1f} s ({c['epochs']} epochs; "
+                         f"{c['train_total_s']:.1f} s with evaluation and figures); "
+                         f"prediction {rates} images/s; Grad-CAM {c['gradcam_ms']:.1f} ms; "
+                         f"mean test R² {c['mean_test_r2']:.3f}")
     return "\n".join(lines)
 

@@ -1,11 +1,11 @@
-"""``python -m assb_lmp bench``: speed, quasi-static proof, engine efficiency, scaling."""
+"""``python -m assb_lmp bench``: speed, quasi-static proof, engine efficiency, scaling, CNN."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-PARTS = ("examples", "engine", "quasistatic", "sweep")
+PARTS = ("examples", "engine", "quasistatic", "sweep", "cnn")
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -13,7 +13,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     parts = tuple(args.only) if args.only else PARTS
     res = bench.run(args.out, parts=parts, seeds=args.seeds, qs_case=args.qs_case,
-                    qs_width_um=args.qs_width)
+                    qs_width_um=args.qs_width, cnn_dataset=args.cnn_dataset)
     print(bench.table(res))
     print(f"\nwrote {args.out}/bench.json")
     return 0
@@ -28,4 +28,6 @@ def register(sub) -> None:
     s.add_argument("--qs-case", default="press500_release25",
                    help="example (runs/<name>.yaml) of the quasi-static check")
     s.add_argument("--qs-width", type=float, default=50.0, help="its initial width (µm)")
+    s.add_argument("--cnn-dataset", type=Path, default=None,
+                   help="dataset folder for the cnn part (default: 500 synthetic images)")
     s.set_defaults(func=_bench)

@@ -171,6 +171,17 @@ def test_train_fraction_and_weight_decay(tiny, tmp_path):
         cnn.train(tiny, tmp_path / "x", epochs=1, weight_decay=-1.0)
 
 
+def test_bench_cnn_part(tiny, tmp_path):
+    from assb_lmp import bench
+
+    res = bench.cnn_speed(tmp_path, dataset=tiny, epochs=1, repeats=1)
+    assert res["epochs"] == 1 and res["train_s"] > 0 and res["gradcam_ms"] > 0
+    assert set(res["predict_images_per_s"]) == {32, 64}
+    assert all(r > 0 for r in res["predict_images_per_s"].values())
+    text = bench.table({"machine": bench.machine(), "cnn": res})
+    assert "prediction batch 32" in text and "Grad-CAM" in text
+
+
 # --------------------------------------------------------------------------- images
 
 
