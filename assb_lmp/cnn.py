@@ -1260,9 +1260,16 @@ def _plot_distributions(folder: Path, cnn: CnnModel, ds: Dataset, te: np.ndarray
         logger.info("stress distribution figures skipped: no stress mean/SD targets")
         return
     sweep = ds.path.resolve().parent
+    # cases spread over the range: evenly spaced ranks of the last phase's stress mean first,
+    # then the rest in rank order (for cases without particle tables)
+    rank = np.argsort(ds.labels[te, ds.targets.index(pairs[-1][1])], kind="stable")
+    first = rank[np.unique(np.linspace(0, len(te) - 1, min(n_cases, len(te))).round().astype(int))]
+    chosen = set(first.tolist())
+    order = list(first) + [k for k in rank if k not in chosen]
     done = 0
     plt = _pyplot()
-    for k, row in enumerate(te):
+    for k in order:
+        row = te[k]
         if done >= n_cases:
             break
         case = str(ds.case_ids[row])
