@@ -1031,16 +1031,55 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _process_identity(pid: int) -> tuple[int, str] | None:
+    """(pid, start time) of a live process, None when it is gone or a zombie.
+
+    The start time (``/proc/<pid>/stat`` field 22) tells a reused pid from the original.
+    Without ``/proc`` only existence is checked.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return (pid, "")
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    if fields[0] in ("Z", "X"):
+        return None
+    return (pid, fields[19])
+
+
 def _child(case: Case, sweep_dir: str, templates: str | None, analyze: bool,
-           figures: bool, log_level: int) -> None:
-    """Worker process: run one case (results travel through the file system)."""
+           figures: bool, log_level: int, sweep_process: tuple[int, str] | None) -> None:
+    """Worker process: run one case (results travel through the file system).
+
+    The case's result is recorded only while the sweep process that started the worker is
+    alive: a worker that outlives a killed sweep (its direct parent, the fork server, may
+    linger) must not record a failure caused by the next run clearing its folder. A
+    watchdog thread kills the worker within 0.2 s of the sweep process's death.
+    """
     _die_with_parent()
     parent = os.getppid()
     logging.basicConfig(level=log_level, format=f"%(levelname)s {case.id}: %(message)s")
+
+    def still_wanted() -> bool:
+        if os.getppid() != parent:
+            return False
+        return sweep_process is None or _process_identity(sweep_process[0]) == sweep_process
+
+    def watchdog() -> None:  # LAMMPS runs through ctypes, which releases the GIL
+        while still_wanted():
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watchdog, name="sweep-watchdog", daemon=True).start()
     try:
         execute_case(case, Path(sweep_dir), templates=Path(templates) if templates else None,
-                     analyze=analyze, figures=figures,
-                     still_wanted=lambda: os.getppid() == parent)
+                     analyze=analyze, figures=figures, still_wanted=still_wanted)
     finally:
         logging.shutdown()
 
@@ -1117,6 +1156,7 @@ def run_local(plan: Plan, jobs: int | None = None, *, progress: bool = True,
     results: list[CaseResult] = []
     log.info("sweep %s: %d cases to run with %d worker process(es) in %s",
              plan.sweep.name, len(queue), jobs, plan.out)
+    me = _process_identity(os.getpid())
     try:
         while queue or active:
             while queue and len(active) < jobs:
@@ -1124,7 +1164,7 @@ def run_local(plan: Plan, jobs: int | None = None, *, progress: bool = True,
                 proc = ctx.Process(
                     target=_child, name=f"assb-{case.id}", daemon=True,
                     args=(case, str(plan.out.resolve()), templates, plan.sweep.spec.analyze,
-                          plan.sweep.spec.figures, log_level))
+                          plan.sweep.spec.figures, log_level, me))
                 proc.start()
                 active[proc.sentinel] = (case, proc, time.perf_counter())
                 bar.started()
