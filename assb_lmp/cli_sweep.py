@@ -12,6 +12,8 @@ import json
 import logging
 from pathlib import Path
 
+from assb_lmp.cli_analysis import _positive_float
+
 log = logging.getLogger(__name__)
 
 #: Exit status of ``sweep --strict`` when cases failed (they are recorded and listed).
@@ -25,16 +27,6 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
 
 
