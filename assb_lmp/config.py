@@ -21,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -675,12 +674,7 @@ def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
     SpecError
         Naming the source, the key, the value and the allowed range.
     """
-    if not isinstance(data, dict):
-        raise SpecError(f"{source}: a case spec must be a mapping, got {type(data).__name__}")
-    try:
-        spec = CaseSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(materials.format_validation_error(source, exc)) from None
+    spec = materials.validate_mapping(CaseSpec, data, source, "a case spec")
     try:
         spec.cards()
         timestep_us(spec)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -223,6 +223,18 @@ def get(name: str, user_dir: Path | None = None) -> Material:
         )
     p = cards[name]
     return _load_cached(str(p), p.stat().st_mtime)
+
+
+def validate_mapping(model: type[BaseModel], data: object, source: Path | str,
+                     what: str) -> Any:
+    """Validate ``data`` (a mapping) as ``model``; errors as :class:`SpecError` naming
+    ``source``, the key, the value and the allowed range."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: {what} must be a mapping, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(source, exc)) from None
 
 
 def format_validation_error(path: Path | str, exc: ValidationError) -> str:

@@ -69,7 +69,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assb_lmp import REPO_DIR, config, materials
 from assb_lmp.errors import AssbError, SpecError
@@ -556,12 +556,7 @@ def parse_sweep(data: Any, source: str | Path = "<sweep>", base_dir: Path | None
     SpecError
         Naming the file, the key, the value and the allowed range.
     """
-    if not isinstance(data, dict):
-        raise SpecError(f"{source}: a sweep spec must be a mapping, got {type(data).__name__}")
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(materials.format_validation_error(source, exc)) from None
+    spec = materials.validate_mapping(SweepSpec, data, source, "a sweep spec")
     base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if isinstance(spec.base, str):
         path = Path(spec.base)
