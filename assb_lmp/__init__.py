@@ -14,8 +14,6 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parent
 
 
 def _preload_mpi() -> str | None:

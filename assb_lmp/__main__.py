@@ -1,5 +1,5 @@
 """``python -m assb_lmp``: the command-line interface."""
 
-from assb_lmp.cli import main
+from assb_lmp.cli.main import main
 
 raise SystemExit(main())

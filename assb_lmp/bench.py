@@ -19,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assb_lmp import REPO_DIR, config, engine, runner
-from assb_lmp.errors import AssbError
-from assb_lmp.targets import TARGETS
+from assb_lmp.core import resources
+from assb_lmp.core.errors import AssbError
+from assb_lmp.engines import lammps as engine
+from assb_lmp.pipeline import runner
+from assb_lmp.spec import case as config
+from assb_lmp.spec.targets import TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def machine() -> dict:
 def _load(name: str) -> dict:
     import yaml
 
-    return yaml.safe_load((REPO_DIR / "runs" / f"{name}.yaml").read_text())
+    return yaml.safe_load((resources.example(name)).read_text())
 
 
 def run_example(name: str, out: Path, data: dict | None = None) -> dict:
@@ -206,7 +209,7 @@ def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int 
 
     Trains with the default settings (and figures) on ``dataset`` or, without one, on a
     synthetic dataset of ``n`` images split 320 / 80 / 100 for n = 500
-    (:func:`assb_lmp.factory.make_synthetic_dataset`, seed 0); then predicts every image
+    (:func:`assb_lmp.synthetic.make_synthetic_dataset`, seed 0); then predicts every image
     of the dataset ``repeats`` times at batch sizes 32 and 64, and times Grad-CAM.
 
     Returns
@@ -216,8 +219,8 @@ def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int 
         ``epochs``, ``split_sizes``, ``predict_images_per_s`` {batch: rate},
         ``gradcam_ms``, ``dataset``.
     """
-    from assb_lmp import cnn
-    from assb_lmp.factory import make_synthetic_dataset
+    from assb_lmp.learn import cnn
+    from assb_lmp.synthetic import make_synthetic_dataset
 
     out = Path(out)
     if dataset is None:
@@ -269,7 +272,7 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
                                          width_um=qs_width_um)
     if "sweep" in parts:
         try:
-            from assb_lmp import sweep
+            from assb_lmp.sweep import sweep
         except ImportError:
             sweep = None
         if sweep is not None and hasattr(sweep, "bench_sweep"):

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from assb_lmp import imaging
+from assb_lmp.analysis import imaging
 
 
 def main() -> None:

@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assb_lmp import config, deck, dumps, engine, materials, runner
+from assb_lmp.analysis import dumps
+from assb_lmp.build import deck
+from assb_lmp.engines import lammps as engine
+from assb_lmp.materials import cards as materials
+from assb_lmp.pipeline import runner
+from assb_lmp.spec import case as config
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "runs" / "press500_release25.yaml"

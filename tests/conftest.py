@@ -12,7 +12,8 @@ SPECS = Path(__file__).parent / "specs"
 @pytest.fixture(scope="session")
 def tiny_pressure_run(tmp_path_factory):
     """A tiny pressure-mode case run end to end (no figures): (spec, case_dir, summary)."""
-    from assb_lmp import config, runner
+    from assb_lmp.pipeline import runner
+    from assb_lmp.spec import case as config
 
     spec = config.load_case(SPECS / "tiny_pressure.yaml")
     out = tmp_path_factory.mktemp("tiny_pressure")

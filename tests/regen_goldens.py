@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assb_lmp import config, deck
+from assb_lmp.build import deck
+from assb_lmp.spec import case as config
 
 HERE = Path(__file__).parent
 REPO = HERE.parent

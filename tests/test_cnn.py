@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assb_lmp import cli_cnn, cnn
-from assb_lmp.errors import ModelError
-from assb_lmp.factory import make_synthetic_dataset
-from assb_lmp.targets import TARGETS
+from assb_lmp.cli import learn as cli_cnn
+from assb_lmp.core.errors import ModelError
+from assb_lmp.learn import cnn
+from assb_lmp.spec.targets import TARGETS
+from assb_lmp.synthetic import make_synthetic_dataset
 
 pytestmark = pytest.mark.cnn
 pytest.importorskip("tensorflow")
@@ -344,7 +345,7 @@ def test_cli_predict_and_gradcam(trained, dataset, tmp_path, capsys):
 
 def test_cli_train_without_case_folders(tiny, tmp_path, caplog, capsys):
     data = tiny
-    with caplog.at_level(logging.INFO, logger="assb_lmp.cnn"):
+    with caplog.at_level(logging.INFO, logger="assb_lmp.learn.cnn"):
         assert _run_cli(["train", str(data), "--out", str(tmp_path / "m"), "--epochs", "1",
                          "--seed", "2"]) == 0
     assert "R2 test" in capsys.readouterr().out

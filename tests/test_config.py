@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from assb_lmp import config
-from assb_lmp.errors import SpecError
+from assb_lmp.core.errors import SpecError
+from assb_lmp.spec import case as config
 
 GOOD = {
     "name": "ok",

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assb_lmp import dataset, imaging
-from assb_lmp.errors import AnalysisError, SpecError
-from assb_lmp.targets import TARGETS
+from assb_lmp.analysis import imaging
+from assb_lmp.core.errors import AnalysisError, SpecError
+from assb_lmp.learn import dataset
+from assb_lmp.spec.targets import TARGETS
 
 
 def _fake_case(folder: Path, cid: str, rng: np.random.Generator, *, labels: bool = True,
@@ -110,7 +111,7 @@ def test_export_writes_the_contract(tmp_path):
 
 
 def test_export_is_loadable_by_the_cnn_stage(tmp_path):
-    cnn = pytest.importorskip("assb_lmp.cnn")
+    cnn = pytest.importorskip("assb_lmp.learn.cnn")
     _fake_sweep(tmp_path, 10)
     dataset.export(tmp_path)
     ds = cnn.load_dataset(tmp_path / "dataset")
@@ -158,7 +159,7 @@ def test_export_rejects_missing_folder_and_bad_labels(tmp_path):
 
 
 def test_cli_dataset(tmp_path, capsys):
-    from assb_lmp.cli import main
+    from assb_lmp.cli.main import main
 
     _fake_sweep(tmp_path, 6)
     assert main(["dataset", str(tmp_path), "--split", "0.5,0.25,0.25"]) == 0
@@ -218,7 +219,7 @@ def test_compare_replicates(tmp_path):
 
 
 def test_cli_label_noise(tmp_path, capsys):
-    from assb_lmp.cli import main
+    from assb_lmp.cli.main import main
 
     _fake_sweep(tmp_path, 30)
     ds = tmp_path / "dataset"

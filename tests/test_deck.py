@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from assb_lmp import config, deck, runner
-from assb_lmp.errors import EngineError, SpecError
+from assb_lmp.build import deck
+from assb_lmp.core.errors import EngineError, SpecError
+from assb_lmp.pipeline import runner
+from assb_lmp.spec import case as config
 
 sys.path.insert(0, str(Path(__file__).parent))
 import regen_goldens  # noqa: E402

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from assb_lmp import dumps
-from assb_lmp.errors import AnalysisError
+from assb_lmp.analysis import dumps
+from assb_lmp.core.errors import AnalysisError
 
 # Verbatim output of LAMMPS 22 Jul 2025 (custom + local dump; note the trailing blanks and
 # "-0" that LAMMPS writes in local dumps).

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from assb_lmp import imaging
+from assb_lmp.analysis import imaging
 
 WINDOW = (0.0, 36.0, 0.0, 36.0)
 AREA = 36.0 * 36.0
@@ -128,7 +128,7 @@ def test_png_round_trip(tmp_path):
 def test_force_chain_segments_use_the_nearest_periodic_image():
     from types import SimpleNamespace
 
-    from assb_lmp import plots
+    from assb_lmp.analysis import plots
 
     pos = np.array([[0.4, 5.0, 0.0], [9.7, 5.2, 0.0], [5.0, 5.0, 0.0]])
     contacts = {"i": np.array([0, 0, 2]), "j": np.array([1, -1, 1]),

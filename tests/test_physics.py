@@ -1,8 +1,8 @@
 """Physics of the decks against closed-form results, with real LAMMPS on tiny systems.
 
 Contact parameters come from the same functions that write the decks
-(:func:`assb_lmp.deck.pair_model`, :func:`assb_lmp.deck.wall_model`), so these tests check
-what the toolkit actually runs.
+(:func:`assb_lmp.build.deck.pair_model`, :func:`assb_lmp.build.deck.wall_model`), so these
+tests check what the toolkit actually runs.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from assb_lmp import deck, dumps, engine, materials
-from assb_lmp.config import CaseSpec
-from assb_lmp.materials import effective_modulus_gpa
+from assb_lmp.analysis import dumps
+from assb_lmp.build import deck
+from assb_lmp.engines import lammps as engine
+from assb_lmp.materials import cards as materials
+from assb_lmp.materials.cards import effective_modulus_gpa
+from assb_lmp.spec.case import CaseSpec
 
 
 def _spec(**contact) -> CaseSpec:

@@ -22,9 +22,12 @@ import numpy as np
 import pytest
 import yaml
 
-from assb_lmp import REPO_DIR, config, dataset
-from assb_lmp import sweep as sw
-from assb_lmp.errors import SpecError
+from assb_lmp.core.errors import SpecError
+from assb_lmp.learn import dataset
+from assb_lmp.spec import case as config
+from assb_lmp.sweep import sweep as sw
+
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 TINY = {
     "name": "tiny",
@@ -250,7 +253,7 @@ def test_local_sweep_writes_complete_cases(tiny):
 
 def test_resume_of_a_finished_sweep_runs_nothing(tiny, capsys):
     spec, out = tiny
-    from assb_lmp.cli import main
+    from assb_lmp.cli.main import main
 
     mtime = (out / "f0p3_s00" / "summary.json").stat().st_mtime_ns
     t0 = time.perf_counter()
@@ -333,8 +336,8 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing(tiny, tmp_path):
 
 
 def test_a_failing_case_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
-    from assb_lmp import cli_sweep
-    from assb_lmp.cli import main
+    from assb_lmp.cli import sweep as cli_sweep
+    from assb_lmp.cli.main import main
 
     data = _with(axes={"control.max_steps_per_stage": {"label": "m", "values": [100, 1000000]}},
                  structures=1)

@@ -1,0 +1,220 @@
+"""Command-line subcommands of the CNN stage: ``train``, ``predict``, ``gradcam``.
+
+:func:`register` adds them to the argparse subparsers of the main CLI; each handler is
+thin (parse, call :mod:`assb_lmp.cnn`, print) and returns an exit code. Library errors
+(:class:`assb_lmp.core.errors.AssbError`) propagate to the main CLI, which reports them.
+TensorFlow is imported only when a subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from assb_lmp.core.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+
+def _ensure_logging() -> None:
+    """Show INFO progress when the caller (the main CLI, a script) has not set up logging."""
+    log = logging.getLogger("assb_lmp")
+    if not log.hasHandlers():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def _levels(text: str | None) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise ModelError(f"--levels expects three numbers VOID,AM,SE, got {text!r}") from exc
+    if len(values) != 3:
+        raise ModelError(f"--levels expects three numbers VOID,AM,SE, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train``, ``predict`` and ``gradcam`` subcommands.
+
+    Parameters
+    ----------
+    subparsers
+        The object returned by ``ArgumentParser.add_subparsers()``. Each subcommand sets
+        ``func`` to its handler: call ``args.func(args)``.
+    """
+    from assb_lmp.learn.cnn import ARCHITECTURES, AUGMENTATIONS, TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser(
+        "train", help="train the CNN on a dataset folder",
+        description="Train the CNN (Komori 2022 architecture by default) on the train split "
+        "of DATASET_DIR with validation early stopping; write the model, metrics.json "
+        "(R², MAE per target on the test split) and figures into --out.")
+    p.add_argument("dataset_dir", type=Path, help="dataset folder (manifest.csv, arrays.npz)")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--architecture", choices=sorted(ARCHITECTURES), default=d.architecture)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (%(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.learning_rate, help="initial Adam rate")
+    p.add_argument("--train-fraction", type=float, default=d.train_fraction,
+                   help="train on this random fraction of the train split, range (0, 1] "
+                   "(learning curves; default 1)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help="AdamW decoupled weight decay, range [0, 1) (default 0: Adam)")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="early-stopping patience in epochs (%(default)s)")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment,
+                   help="label-preserving augmentation: d4 = flips + 90° rotations")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=None,
+                   help="TensorFlow threads (default: all cores)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop training after this long, keeping the best weights")
+    p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.set_defaults(func=_train)
+
+    p = subparsers.add_parser(
+        "predict", help="predict the targets of images with a trained model",
+        description="Predict the nine quantities (stress mean/SD of AM and SE, reaction "
+        "area, SE coverage, ...) for each image. Images that are not 224 x 224 or not "
+        "three-level are cropped/resized/quantized, with a note saying what was done.")
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG or TIFF")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write a .csv or .json file instead of printing a table")
+    p.add_argument("--levels", default=None, metavar="VOID,AM,SE",
+                   help="gray values of void, AM and SE in the input images")
+    p.add_argument("--pixel-um", type=float, default=None,
+                   help="input pixel size (µm): crop the training window (36 µm) first")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_predict)
+
+    p = subparsers.add_parser(
+        "gradcam", help="Grad-CAM heat map of one target on one image",
+        description="Grad-CAM on the last convolution layer, overlaid on the image "
+        "(Komori Fig. 4C).")
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("image", type=Path)
+    p.add_argument("--target", default="reaction_area_um2")
+    p.add_argument("--out", type=Path, default=Path("gradcam.png"), help="PNG to write")
+    p.add_argument("--npy", type=Path, default=None, help="also save the raw map (.npy)")
+    p.add_argument("--levels", default=None, metavar="VOID,AM,SE")
+    p.add_argument("--pixel-um", type=float, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_gradcam)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Handler of ``train``."""
+    from assb_lmp.learn import cnn
+
+    _ensure_logging()
+    metrics = cnn.train(
+        args.dataset_dir, args.out,
+        architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, weight_decay=args.weight_decay, patience=args.patience,
+        augment=args.augment, train_fraction=args.train_fraction,
+        seed=args.seed, threads=args.threads,
+        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+        plots=not args.no_plots)
+    s = metrics["split_sizes"]
+    print(f"trained {metrics['architecture']} on {s['train']} images "
+          f"(val {s['val']}, test {s['test']}): {metrics['epochs']} epochs, best "
+          f"{metrics['best_epoch']}, {metrics['seconds']:.1f} s")
+    print(f"{'target':<24} {'R2 test':>9} {'MAE test':>11} {'R2 val':>9} {'R2 params':>9}")
+    for name, m in metrics["targets"].items():
+        def f(v: float | None, w: int) -> str:
+            return f"{v:>{w}.4g}" if v is not None else f"{'-':>{w}}"
+        print(f"{name:<24} {f(m['r2'], 9)} {f(m['mae'], 11)} {f(m['val_r2'], 9)} "
+              f"{f(m.get('protocol_r2'), 9)}")
+    print("R2 params: test R2 of the mean of the train/val cases at the same sweep point "
+          "(what the sweep parameters alone explain)")
+    print(f"model folder: {args.out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """Handler of ``predict``."""
+    from assb_lmp.learn import cnn
+
+    model = cnn.load_model(args.model_dir, threads=args.threads)
+    rows = cnn.predict_files(model, args.images, levels=_levels(args.levels),
+                             pixel_um=args.pixel_um)
+    for r in rows:
+        for note in r["notes"]:
+            print(f"note: {r['image']}: {note}", file=sys.stderr)
+    targets, units = model.targets, model.units()
+    if args.out is not None:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".json":
+            payload = {"model": str(args.model_dir),
+                       "units": dict(zip(targets, units, strict=True)), "images": rows}
+            out.write_text(json.dumps(payload, indent=2) + "\n")
+        elif out.suffix.lower() == ".csv":
+            with open(out, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["image", *targets, "notes"])
+                for r in rows:
+                    w.writerow([r["image"], *(f"{r['predictions'][t]:.6g}" for t in targets),
+                                "; ".join(r["notes"])])
+        else:
+            raise ModelError(f"--out must end in .csv or .json, got {out.name}")
+        print(f"wrote {len(rows)} predictions to {out}")
+        return 0
+    names = [Path(r["image"]).name for r in rows]
+    if len(rows) <= 4:  # one column per image, one row per quantity
+        width = max(24, *(len(t) for t in targets))
+        colw = max(12, *(len(n) + 2 for n in names))
+        print(f"{'quantity':<{width}} {'unit':<6}" + "".join(f"{n:>{colw}}" for n in names))
+        for t, u in zip(targets, units, strict=True):
+            print(f"{t:<{width}} {u:<6}" + "".join(f"{r['predictions'][t]:>{colw}.4g}"
+                                                   for r in rows))
+    else:  # one row per image
+        namew = max(8, *(len(n) for n in names))
+        colw = [max(10, len(t) + 1) for t in targets]
+        print(f"{'image':<{namew}}" + "".join(f"{t:>{w}}" for t, w in zip(targets, colw,
+                                                                          strict=True)))
+        print(f"{'':<{namew}}" + "".join(f"{'(' + u + ')':>{w}}" for u, w in zip(units, colw,
+                                                                                 strict=True)))
+        for n, r in zip(names, rows, strict=True):
+            print(f"{n:<{namew}}" + "".join(f"{r['predictions'][t]:>{w}.4g}"
+                                            for t, w in zip(targets, colw, strict=True)))
+    return 0
+
+
+def _gradcam(args: argparse.Namespace) -> int:
+    """Handler of ``gradcam``."""
+    import numpy as np
+
+    from assb_lmp.learn import cnn
+
+    model = cnn.load_model(args.model_dir, threads=args.threads)
+    image, notes = cnn.prepare_image(args.image, image_size=model.image_size,
+                                     levels=_levels(args.levels), pixel_um=args.pixel_um,
+                                     window_um=float(model.info.get("window_um",
+                                                                    cnn.WINDOW_UM)))
+    cnn.gradcam(model, image, args.target)  # traces once
+    t0 = time.perf_counter()
+    heat, value, cam_notes = cnn.gradcam(model, image, args.target)
+    ms = 1e3 * (time.perf_counter() - t0)
+    for note in notes + cam_notes:
+        print(f"note: {args.image}: {note}", file=sys.stderr)
+    unit = model.units()[model.targets.index(args.target)]
+    cnn.save_gradcam_figure(image, heat, args.out,
+                            title=f"Grad-CAM {args.target} = {value:.4g} {unit}\n"
+                                  f"{Path(args.image).name}")
+    if args.npy is not None:
+        np.save(args.npy, heat)
+    print(f"{args.target} = {value:.6g} {unit}; Grad-CAM {ms:.1f} ms; wrote {args.out}")
+    return 0

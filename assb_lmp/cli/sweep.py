@@ -1,0 +1,254 @@
+"""The ``sweep``, ``status`` and ``dataset`` subcommands (thin wiring of sweep and dataset).
+
+The main CLI registers them with ``cli_sweep.register(subparsers)``; ``demo`` calls
+:func:`run_sweep` with the quick sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+from pathlib import Path
+
+from assb_lmp.cli.analysis import _positive_float
+
+log = logging.getLogger(__name__)
+
+#: Exit status of ``sweep --strict`` when cases failed (they are recorded and listed).
+EXIT_FAILED_CASES = 3
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN,VAL,TEST numbers, got {text!r}") from None
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected three non-negative fractions TRAIN,VAL,TEST, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sweep``, ``status`` and ``dataset`` to a subparsers object."""
+    p = subparsers.add_parser(
+        "sweep", help="run (or resume) every case of a sweep spec, then export the dataset",
+        description=(
+            "Run every case of SWEEP.yaml into DIR/<case_id>/ (default DIR: runs/<sweep name>/), "
+            "then write DIR/dataset/. Locally: --jobs worker processes. Under mpirun: groups of "
+            "--ranks-per-case ranks, one case per group at a time. Started again, it skips "
+            "finished cases and redoes unfinished ones. Failed cases are recorded in "
+            "DIR/failed/ and listed; the sweep goes on (with --strict the exit status is 3 "
+            "when any case failed)."),
+    )
+    p.add_argument("spec", type=Path, metavar="SWEEP.yaml", help="sweep spec")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="sweep folder (default runs/<sweep name>)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--ranks-per-case", type=_positive_int, default=1, metavar="K",
+                   help="MPI ranks per case (default 1; >1 uses LAMMPS domain decomposition)")
+    p.add_argument("--mpi", action="store_true",
+                   help="MPI mode even when no MPI launcher is detected")
+    p.add_argument("--retry-failed", action="store_true", help="run recorded failures again")
+    p.add_argument("--only", default=None, metavar="ID,ID",
+                   help="run only these case ids (comma-separated)")
+    p.add_argument("--list", action="store_true", help="print the expanded cases and exit")
+    p.add_argument("--no-dataset", action="store_true", help="do not export the dataset")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit with status {EXIT_FAILED_CASES} when any case failed")
+    p.add_argument("--train", action="store_true",
+                   help="train the CNN on the dataset afterwards (DIR/model)")
+    g = p.add_argument_group("cluster batch script (--slurm writes DIR/sweep.slurm, runs nothing)")
+    g.add_argument("--slurm", action="store_true", help="write a Slurm batch script and exit")
+    g.add_argument("--nodes", type=_positive_int, default=1)
+    g.add_argument("--tasks-per-node", type=_positive_int, default=32)
+    g.add_argument("--hours", type=_positive_float, default=24.0, help="time limit (h)")
+    g.add_argument("--partition", default=None)
+    g.add_argument("--account", default=None)
+    p.set_defaults(func=run_sweep)
+
+    p = subparsers.add_parser("status", help="done / failed (with reasons) / pending cases",
+                              description="Status of a sweep folder.")
+    p.add_argument("dir", type=Path, metavar="DIR", help="sweep folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--max-list", type=_positive_int, default=20,
+                   help="cases listed per category (default 20)")
+    p.set_defaults(func=run_status)
+
+    p = subparsers.add_parser(
+        "dataset", help="export DIR/dataset (manifest.csv, arrays.npz, images/)",
+        description="Collect a sweep folder's finished cases into DIR/dataset/.")
+    p.add_argument("dir", type=Path, metavar="DIR", help="sweep folder")
+    p.add_argument("--out", type=Path, default=None, help="dataset folder (default DIR/dataset)")
+    p.add_argument("--split", type=_fractions, default=None, metavar="TRAIN,VAL,TEST",
+                   help="split fractions (default: the sweep's, else 0.64,0.16,0.20)")
+    p.add_argument("--split-seed", type=int, default=None)
+    p.set_defaults(func=run_dataset)
+    _register_noise(subparsers)
+
+
+def _register_noise(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "label-noise", help="how much of each target the sweep parameters fix, and how "
+        "reproducible the labels are",
+        description="Per target: the test R² of predicting a case by the mean of the train and "
+        "validation cases at its sweep point (what the parameters alone explain) and the share "
+        "of variance between sweep points. With --replicate, the R² between two runs of the "
+        "same structures (e.g. a 3 % smaller time step): a ceiling for any image-based model.")
+    p.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+    p.add_argument("--replicate", type=Path, default=None, metavar="DATASET_DIR",
+                   help="a dataset of the same case ids run again")
+    p.add_argument("--out", type=Path, default=None, help="write the numbers as JSON")
+    p.set_defaults(func=run_label_noise)
+
+
+def run_label_noise(ns: argparse.Namespace) -> int:
+    """Handler of ``label-noise``."""
+    from assb_lmp.learn import dataset
+
+    proto = dataset.protocol_r2(ns.dataset)
+    rep = dataset.compare(ns.dataset, ns.replicate) if ns.replicate else None
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    head = f"{'target':<24} {'protocol R2':>11} {'between':>8}"
+    if rep:
+        head += f" {'replicate R2':>12} {'median |diff|':>13}"
+    print(head)
+    for t, m in proto.items():
+        line = f"{t:<24} {f(m['protocol_r2']):>11} {f(m['between_share']):>8}"
+        if rep:
+            r = rep["targets"].get(t, {})
+            med = r.get("median_rel_diff")
+            line += f" {f(r.get('r2')):>12} {'-' if med is None else format(med, '.1%'):>13}"
+        print(line)
+    first = next(iter(proto.values()))
+    print(f"{first['points']} sweep points, {first['test_rows']} test cases"
+          + (f"; replicate: {rep['n']} shared cases" + (
+                 "" if rep["image_diff"] is None
+                 else f", {rep['image_diff']:.2%} of pixels differ") if rep else ""))
+    if ns.out:
+        ns.out.write_text(json.dumps({"protocol": proto, "replicate": rep}, indent=2) + "\n")
+        print(f"-> {ns.out}")
+    return 0
+
+
+def _train(out: Path, settings: dict) -> None:
+    """Train the CNN on ``out/dataset`` into ``out/model`` when the CNN stage is usable."""
+    try:
+        from assb_lmp.learn import cnn
+    except ImportError as exc:
+        print(f"training skipped: the CNN stage is not available ({exc})")
+        return
+    if importlib.util.find_spec("tensorflow") is None:
+        print("training skipped: TensorFlow is not installed (pip install 'assb_lmp[cnn]')")
+        return
+    metrics = cnn.train(out / "dataset", out / "model", **settings)
+    s = metrics.get("split_sizes", {})
+    print(f"trained {metrics.get('architecture')} on {s.get('train')} images (val "
+          f"{s.get('val')}, test {s.get('test')}): {metrics.get('epochs')} epochs, "
+          f"{metrics.get('seconds', 0):.0f} s -> {out / 'model'}")
+    for name, m in metrics.get("targets", {}).items():
+        r2 = m.get("r2")
+        print(f"  {name:<24} R2 test {'-' if r2 is None else format(r2, '.3f')}")
+
+
+def run_sweep(ns: argparse.Namespace) -> int:
+    """Handler of ``sweep`` (and of ``demo``): run, export the dataset, optionally train.
+
+    ``ns`` needs ``spec``, ``out``, ``jobs``, ``ranks_per_case``, ``slurm``, ``train``;
+    the other options default when absent.
+    """
+    from assb_lmp.learn import dataset
+    from assb_lmp.sweep import sweep as sw
+
+    sweep = sw.load_sweep(ns.spec)
+    out = Path(ns.out) if ns.out else sw.default_out(sweep)
+    if getattr(ns, "list", False):
+        for c in sweep.cases():
+            print(c.id, c.seed, json.dumps(c.params))
+        print(f"{len(sweep.cases())} cases")
+        return 0
+    if getattr(ns, "slurm", False):
+        text = sw.slurm_script(
+            ns.spec, out, nodes=getattr(ns, "nodes", 1),
+            tasks_per_node=getattr(ns, "tasks_per_node", 32),
+            ranks_per_case=ns.ranks_per_case or 1, hours=getattr(ns, "hours", 24.0),
+            partition=getattr(ns, "partition", None), account=getattr(ns, "account", None),
+            job_name=f"assb-{sweep.name}")
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "sweep.slurm"
+        path.write_text(text)
+        path.chmod(0o755)
+        print(f"wrote {path} ({len(sweep.cases())} cases); submit it with: sbatch {path}")
+        return 0
+    only = getattr(ns, "only", None)
+    st = sw.run(
+        sweep, out, jobs=ns.jobs, ranks_per_case=ns.ranks_per_case or 1,
+        mpi=True if getattr(ns, "mpi", False) else None,
+        retry_failed=getattr(ns, "retry_failed", False),
+        progress=not getattr(ns, "no_progress", False),
+        only=only.split(",") if only else None)
+    if st is None:  # an MPI rank other than 0
+        return 0
+    print(st.report())
+    rate = 3600.0 * st.ran / st.seconds if st.seconds > 0 and st.ran else 0.0
+    print(f"ran {st.ran} case(s) in {st.seconds:.1f} s ({rate:.0f} cases/h) -> {out}")
+    if not sweep.spec.analyze:
+        print("analysis is off in this sweep (analyze: false): no dataset")
+    elif not getattr(ns, "no_dataset", False) and st.done:
+        info = dataset.export(out)
+        sp = info["split"]
+        print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
+              f"{sp['test']}) -> {info['path']}")
+        if getattr(ns, "train", False):
+            _train(out, dict(sweep.spec.train))
+    if st.failed:
+        print(f"{len(st.failed)} case(s) failed; their folders and reasons are in "
+              f"{out / 'failed'} (python -m assb_lmp status {out})")
+        if getattr(ns, "strict", False):
+            return EXIT_FAILED_CASES
+    return 0
+
+
+def run_status(ns: argparse.Namespace) -> int:
+    """Handler of ``status``."""
+    from assb_lmp.sweep import sweep as sw
+
+    st = sw.status(ns.dir)
+    if ns.json:
+        print(json.dumps(st.as_dict(), indent=2))
+    else:
+        print(st.report(max_list=ns.max_list))
+    return 0
+
+
+def run_dataset(ns: argparse.Namespace) -> int:
+    """Handler of ``dataset``."""
+    from assb_lmp.learn import dataset
+
+    info = dataset.export(ns.dir, ns.out, fractions=ns.split, split_seed=ns.split_seed)
+    sp = info["split"]
+    print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test {sp['test']})"
+          f" -> {info['path']}")
+    if info["skipped"]:
+        print(f"skipped {len(info['skipped'])}: " + ", ".join(
+            f"{k} ({v})" for k, v in list(info["skipped"].items())[:5]))
+    if info["pending"]:
+        print(f"{info['pending']} case(s) not finished yet")
+    return 0
