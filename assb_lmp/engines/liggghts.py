@@ -41,7 +41,7 @@ BINARY_ENV = "ASSB_LIGGGHTS"
 LOG_NAME = "log.liggghts"
 SCREEN_NAME = "screen.liggghts"
 #: Style names every LIGGGHTS deck of the toolkit needs (from ``liggghts -h``).
-REQUIRED_STYLES = ("wall/gran", "mesh/surface/stress", "move/mesh", "deform", "ave/time",
+REQUIRED_STYLES = ("wall/gran", "mesh/surface", "move/mesh", "deform", "ave/time",
                    "store/state", "adapt", "pair/gran/local", "stress/atom")
 _VERSION = re.compile(r"LIGGGHTS \(Version ([^,)]+)")
 

@@ -220,8 +220,10 @@ def atom_columns(wall_names: list[str]) -> tuple[list[str], list[str]]:
     return raw, names
 
 
-def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
-    """Pack the structure and render the LIGGGHTS deck of a case.
+def build(spec: CaseSpec, user_templates: Path | None = None,
+          structure: packing.Structure | None = None) -> Deck:
+    """Pack the structure (or take the one given, e.g. a settled state) and render the
+    LIGGGHTS deck of a case.
 
     Raises
     ------
@@ -231,7 +233,8 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     check_spec(spec)
     cards = spec.cards()
     dt = timestep_us(spec)
-    structure = packing.generate(spec)
+    if structure is None:
+        structure = packing.generate(spec)
     if not np.any(structure.types == packing.TYPE_AM):
         raise SpecError("engine: liggghts: the packing has no AM particle (type 1); LIGGGHTS "
                         "stops when no atom of type 1 exists")
@@ -304,14 +307,15 @@ def write_plane_stl(path: Path, x: float, y: tuple[float, float], z: tuple[float
     atomic_write_text(path, "\n".join(out) + "\n")
 
 
-def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None) -> Deck:
+def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None,
+               structure: packing.Structure | None = None) -> Deck:
     """Write ``deck.lmp``, ``structure.data`` (SE first), ``structure.json``, ``spec.yaml``,
     ``materials.json`` and, in walls mode, the moving wall's ``wall_xhi.stl`` into
     ``out_dir`` (nothing is run)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "dumps").mkdir(exist_ok=True)
-    deck = build(spec, user_templates)
+    deck = build(spec, user_templates, structure)
     ctx = deck.context
     cards = ctx["cards"]
     write_data(deck.structure, out_dir / "structure.data",
