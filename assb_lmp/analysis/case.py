@@ -167,6 +167,29 @@ def _write_figures(info: CaseInfo, last: StageResult, staging: _Staging, figures
         staging.write_bytes("figures/section.png", _png_bytes(img))
 
 
+def _write_outputs(info: CaseInfo, results: list[StageResult], figures: bool,
+                   full_res_px: int | None) -> None:
+    """Write every output into a staging folder and commit it (or discard it on error)."""
+    staging = _Staging(info.case_dir)
+    try:
+        _write_tables(results, staging)
+        _write_figures(info, results[-1], staging, figures, full_res_px)
+        _write_stage_extras(info, results, staging, figures)
+        staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+
+
+def _log_labels(case_dir: Path, last: StageResult) -> None:
+    lab = last.labels
+    log.info(
+        "%s: stage %s: AM %.4g ± %.4g MPa, SE %.4g ± %.4g MPa, reaction area %.4g µm², "
+        "coverage %.4g, porosity %.4g", case_dir, last.stage,
+        *(lab[k] if lab[k] is not None else float("nan") for k in TARGETS[:7]),
+    )
+
+
 def analyze_case(
     case_dir: str | os.PathLike[str],
     *,
@@ -189,8 +212,7 @@ def analyze_case(
         The case folder (``spec.yaml``, ``materials.json``, ``structure.data``,
         ``dumps/``).
     figures : bool
-        Also write ``figures/`` (force chains, stress map, stress histograms, wall pressure
-        against strain), for the last stage.
+        Also write ``figures/`` (of the last stage) and ``<stage>/stress_map.png``.
     coverage_factor : float
         Komori's ``f`` of eq. 17 (default 1).
     crop_um : float
@@ -208,10 +230,8 @@ def analyze_case(
         3D only: analyse the single plane z = ``section_z_um`` (µm) instead of the spec's
         section planes.
     sections : sequence of (axis, position_um, name), optional
-        3D only: the section planes (default: the spec's
-        :attr:`~assb_lmp.spec.case.CaseSpec.section_planes`). Every plane gets
-        ``<stage>/sections/<name>/{labels.json,image.png}`` (and the same at the top level
-        for the last stage); ``labels.json`` and ``image.png`` are those of the first.
+        3D only: the section planes (default: the spec's ``section_planes``); each gets
+        ``<stage>/sections/<name>/``; ``labels.json`` and ``image.png`` are the first's.
 
     Returns
     -------
@@ -234,20 +254,6 @@ def analyze_case(
         )
         for s in info.stages
     ]
-    last = results[-1]
-    staging = _Staging(case_dir)
-    try:
-        _write_tables(results, staging)
-        _write_figures(info, last, staging, figures, full_res_px)
-        _write_stage_extras(info, results, staging, figures)
-        staging.commit()
-    except BaseException:
-        staging.discard()
-        raise
-    lab = last.labels
-    log.info(
-        "%s: stage %s: AM %.4g ± %.4g MPa, SE %.4g ± %.4g MPa, reaction area %.4g µm², "
-        "coverage %.4g, porosity %.4g", case_dir, last.stage,
-        *(lab[k] if lab[k] is not None else float("nan") for k in TARGETS[:7]),
-    )
-    return json.loads(labels_json(lab))
+    _write_outputs(info, results, figures, full_res_px)
+    _log_labels(case_dir, results[-1])
+    return json.loads(labels_json(results[-1].labels))
