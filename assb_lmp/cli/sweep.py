@@ -118,7 +118,7 @@ def _register_noise(subparsers: argparse._SubParsersAction) -> None:
 
 def run_label_noise(ns: argparse.Namespace) -> int:
     """Handler of ``label-noise``."""
-    from assb_lmp.learn import dataset
+    from assb_lmp.learn import noise as dataset
 
     proto = dataset.protocol_r2(ns.dataset)
     rep = dataset.compare(ns.dataset, ns.replicate) if ns.replicate else None
@@ -151,7 +151,7 @@ def run_label_noise(ns: argparse.Namespace) -> int:
 def _train(out: Path, settings: dict) -> None:
     """Train the CNN on ``out/dataset`` into ``out/model`` when the CNN stage is usable."""
     try:
-        from assb_lmp.learn import cnn
+        from assb_lmp.learn import train as cnn
     except ImportError as exc:
         print(f"training skipped: the CNN stage is not available ({exc})")
         return
