@@ -74,10 +74,10 @@ def restart_spec(spec: CaseSpec, width_um: float, stages: list[dict],
     return parse_case(data, f"<restart of {spec.name}>")
 
 
-def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None
-               ) -> lammps_engine.RunResult:
-    """Write and run a case's LAMMPS deck; with ``structure`` the deck starts from it (the
-    data file is replaced by that structure, the SE lines first as in the LIGGGHTS decks)."""
+def write_lammps_case(spec: CaseSpec, out_dir: Path,
+                      structure: packing.Structure | None = None) -> Path:
+    """Write a case's LAMMPS folder; with ``structure`` the deck starts from it (the data
+    file is that structure, the SE lines first as in the LIGGGHTS decks). Returns the deck."""
     out_dir = Path(out_dir)
     original = packing.generate
     if structure is not None:
@@ -90,7 +90,13 @@ def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | Non
         cards = spec.cards()
         liggghts_deck.write_data(structure, out_dir / "structure.data",
                                  {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
-    return lammps_engine.run_deck(out_dir / "deck.lmp")
+    return out_dir / "deck.lmp"
+
+
+def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None
+               ) -> lammps_engine.RunResult:
+    """Write and run a case's LAMMPS deck (from ``structure`` when given)."""
+    return lammps_engine.run_deck(write_lammps_case(spec, out_dir, structure))
 
 
 def run_liggghts(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None,

@@ -260,6 +260,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None,
         "atom_columns": raw_cols,
         "atom_format": " ".join(["%d", "%d"] + ["%.10g"] * (len(raw_cols) - 2)),
         "pair_format": " ".join(["%.10g"] * 6 + ["%.0f"] * 3 + ["%.10g"] * 7),
+        "pi": math.pi,
         **cell, **geometry,
     }
     context["tn"] = context["mat"]["tn"]
