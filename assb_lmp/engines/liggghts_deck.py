@@ -48,6 +48,9 @@ from assb_lmp.spec.case import (
 MAIN_TEMPLATE = "liggghts/case.lmp.j2"
 #: STL file of the moving wall (walls mode), written next to the deck.
 MESH_FILE = "wall_xhi.stl"
+#: The stage-end loop the deck includes, written next to it.
+SEGMENTS_FILE = "segments.lmp"
+SEGMENTS_TEMPLATE = "liggghts/segments.lmp.j2"
 #: Walls of the quasi-2D walls mode, in the contract's order.
 WALLS = ("xlo", "xhi", "ylo", "yhi")
 #: Normal models of the LIGGGHTS decks by the case's ``contact.normal``.
@@ -161,7 +164,6 @@ def _stage_controls(spec: CaseSpec, structure, cards, dt: float) -> tuple[list[d
                                         * spec.depth_um)
     m_se = se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
     m_am = float(np.mean(masses[is_am])) if is_am.any() else m_se
-    check = spec.control.check_every
     stages = lammps_deck.stage_context(spec, dt)
     for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
         p_kpa = max(st.get("target_kpa", 0.0), mpa_to_kpa(spec.control.pressure_floor_mpa))
@@ -170,7 +172,6 @@ def _stage_controls(spec: CaseSpec, structure, cards, dt: float) -> tuple[list[d
             spec.geometry.width_um * math.sqrt(rho_eff / modulus))
         st["gamma_se"] = m_se / st["damping_time_us"]
         st["tag"] = f"s{k}"
-        st["segments"] = max(1, math.ceil(spec.control.max_steps_per_stage / check))
         if isinstance(s, ExpandStage):
             st.update(expansion.plan(spec, k, structure, dt))
     cell = {"rho_eff": rho_eff, "solid_volume": solid_volume, "gamma_ratio": m_am / m_se}
@@ -261,10 +262,15 @@ def build(spec: CaseSpec, user_templates: Path | None = None,
         "atom_format": " ".join(["%d", "%d"] + ["%.10g"] * (len(raw_cols) - 2)),
         "pair_format": " ".join(["%.10g"] * 6 + ["%.0f"] * 3 + ["%.10g"] * 7),
         "pi": math.pi,
+        "segments": max(1, math.ceil(spec.control.max_steps_per_stage
+                                     / spec.control.check_every)),
+        "segments_file": SEGMENTS_FILE,
         **cell, **geometry,
     }
     context["tn"] = context["mat"]["tn"]
-    text = lammps_deck.environment(user_templates).get_template(MAIN_TEMPLATE).render(**context)
+    env = lammps_deck.environment(user_templates)
+    text = env.get_template(MAIN_TEMPLATE).render(**context)
+    context["segments_text"] = env.get_template(SEGMENTS_TEMPLATE).render(**context)
     return Deck(text=text, structure=structure, dt_us=dt, context=context)
 
 
@@ -310,9 +316,9 @@ def write_plane_stl(path: Path, x: float, y: tuple[float, float], z: tuple[float
 
 def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None,
                structure: packing.Structure | None = None) -> Deck:
-    """Write ``deck.lmp``, ``structure.data`` (SE first), ``structure.json``, ``spec.yaml``,
-    ``materials.json`` and, in walls mode, the moving wall's ``wall_xhi.stl`` into
-    ``out_dir`` (nothing is run)."""
+    """Write ``deck.lmp``, the stage-end loop ``segments.lmp`` it includes,
+    ``structure.data`` (SE first), ``structure.json``, ``spec.yaml``, ``materials.json`` and,
+    in walls mode, the moving wall's ``wall_xhi.stl`` into ``out_dir`` (nothing is run)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "dumps").mkdir(exist_ok=True)
@@ -330,5 +336,6 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     atomic_write_text(out_dir / "spec.yaml", dump_case(spec))
     atomic_write_json(out_dir / "materials.json",
                       {k: v.model_dump(mode="json") for k, v in cards.items()})
+    atomic_write_text(out_dir / SEGMENTS_FILE, ctx["segments_text"])
     atomic_write_text(out_dir / "deck.lmp", deck.text)
     return deck
