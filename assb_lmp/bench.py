@@ -22,6 +22,7 @@ import numpy as np
 from assb_lmp.core import resources
 from assb_lmp.core.errors import AssbError
 from assb_lmp.engines import lammps as engine
+from assb_lmp.materials import resolve
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
@@ -56,7 +57,7 @@ def _load(name: str) -> dict:
 
 def run_example(name: str, out: Path, data: dict | None = None) -> dict:
     """Run one example end to end (analysis and figures included) and time it."""
-    spec = config.parse_case(data or _load(name), name)
+    spec = resolve.parse_case(data or _load(name), name)
     t0 = time.perf_counter()
     summary = runner.run_case(spec, out / spec.name, analyze=True, figures=True)
     total = time.perf_counter() - t0

@@ -270,6 +270,8 @@ def write_synthetic_case(
 
     from assb_lmp.core.units import KPA_PER_GPA as _KPA_PER_GPA
     from assb_lmp.materials import cards as _materials
+    from assb_lmp.materials import physics as _physics
+    from assb_lmp.materials.resolve import case_cards as _case_cards
     from assb_lmp.spec import case as _config
 
     case_dir = Path(case_dir)
@@ -327,11 +329,11 @@ def write_synthetic_case(
         "stages": stage_list,
     }
     spec = _config.CaseSpec.model_validate(spec_data)
-    cards = spec.cards()
+    cards = _case_cards(spec)
     depth = spec.depth_um
 
     def estar(a: _materials.Material, b: _materials.Material) -> float:
-        return _materials.effective_modulus_gpa(a, b) * _KPA_PER_GPA
+        return _physics.effective_modulus_gpa(a, b) * _KPA_PER_GPA
 
     card_of = [cards["am"], cards["se"]]
     # ---- pair contacts: SE-SE by a tree, AM-anything brute force

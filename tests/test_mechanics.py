@@ -19,13 +19,14 @@ from assb_lmp.cli import analysis as cli_analysis
 from assb_lmp.core.errors import AnalysisError
 from assb_lmp.core.units import KPA_PER_GPA
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics
 from assb_lmp.spec.targets import TARGETS
 
 CARDS = {"am": materials.get("LCO"), "se": materials.get("LGPS"), "wall": materials.get("steel")}
 
 
 def _estar_kpa(a: str, b: str) -> float:
-    return materials.effective_modulus_gpa(CARDS[a], CARDS[b]) * KPA_PER_GPA
+    return physics.effective_modulus_gpa(CARDS[a], CARDS[b]) * KPA_PER_GPA
 
 
 def _cell(stage: str, step: int, w: float = 10.0, h: float = 10.0, **extra) -> dict:
@@ -253,11 +254,11 @@ PRESSED_SPEC = {
 @pytest.fixture(scope="module")
 def pressed_case(tmp_path_factory) -> Path:
     """A real tiny run through the runner (4 AM of 3 µm + 72 SE, a few seconds)."""
+    from assb_lmp.materials.resolve import parse_case
     from assb_lmp.pipeline import runner
-    from assb_lmp.spec import case as config
 
     out = tmp_path_factory.mktemp("pressed") / "case"
-    spec = config.parse_case(PRESSED_SPEC)
+    spec = parse_case(PRESSED_SPEC)
     runner.run_case(spec, out, analyze=True, figures=True)
     return out
 

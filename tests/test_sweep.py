@@ -24,6 +24,7 @@ import yaml
 
 from assb_lmp.core.errors import SpecError
 from assb_lmp.learn import dataset
+from assb_lmp.materials import resolve
 from assb_lmp.spec import case as config
 from assb_lmp.sweep import sweep as sw
 
@@ -243,7 +244,7 @@ def test_local_sweep_writes_complete_cases(tiny):
     for cid in st.done:
         for f in ("summary.json", "labels.json", "image.png", "spec.yaml", sw.CASE_INFO):
             assert (out / cid / f).is_file(), (cid, f)
-        assert config.load_case(out / cid / "spec.yaml").name == cid
+        assert resolve.load_case(out / cid / "spec.yaml").name == cid
     assert not any((out / sw.TMP_DIR).iterdir())
     info = json.loads((out / sw.CASES_FILE).read_text())
     assert [c["id"] for c in info["cases"]] == ["f0p3_s00", "f0p3_s01", "f0p4_s00", "f0p4_s01"]

@@ -130,6 +130,8 @@ from assb_lmp.analysis.dumps import (
 from assb_lmp.core.errors import AnalysisError, AssbError
 from assb_lmp.core.units import KPA_PER_GPA, KPA_PER_MPA
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics
+from assb_lmp.materials.resolve import case_cards
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
 
@@ -440,7 +442,7 @@ class CaseInfo:
 
     def e_star_kpa(self, role_a: str, role_b: str) -> float:
         """Hertz ``E*`` between two roles (``am``, ``se``, ``wall``), in kPa."""
-        return materials.effective_modulus_gpa(self.cards[role_a], self.cards[role_b]) * (
+        return physics.effective_modulus_gpa(self.cards[role_a], self.cards[role_b]) * (
             KPA_PER_GPA
         )
 
@@ -475,7 +477,7 @@ def _load_cards(case_dir: Path, spec: config.CaseSpec | None) -> dict[str, mater
         return cards
     if spec is not None:
         try:
-            return spec.cards()
+            return case_cards(spec)
         except AssbError as exc:
             raise AnalysisError(
                 f"{case_dir}: no materials.json and the cards of spec.yaml cannot be "
@@ -1010,7 +1012,7 @@ def analyze_stage(
     if normal == "mdr":
         # one mdr model of the SE card for every contact; walls are rigid in mdr
         se = info.cards["se"]
-        e_pair = materials.effective_modulus_gpa(se, se) * KPA_PER_GPA
+        e_pair = physics.effective_modulus_gpa(se, se) * KPA_PER_GPA
         e_star_all = np.concatenate([np.full(i.size, e_pair),
                                      np.full(wi.size, se.E_gpa / (1 - se.nu**2) * KPA_PER_GPA)])
     else:

@@ -48,22 +48,22 @@ def _materials(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from assb_lmp.build import deck
-    from assb_lmp.spec import case as config
+    from assb_lmp import engines
+    from assb_lmp.materials.resolve import load_case
 
-    spec = config.load_case(args.spec)
-    d = deck.write_case(spec, args.out, args.templates)
+    spec = load_case(args.spec)
+    d = engines.get(spec.engine).write(spec, args.out, args.templates)
     print(f"wrote {args.out}/deck.lmp ({d.structure.n_am} AM + {d.structure.n_se} SE, "
           f"dt = {d.dt_us:.3g} us); run it with: cd {args.out} && lmp -in deck.lmp")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from assb_lmp.engines import lammps as engine
+    from assb_lmp.engines import base as engine
+    from assb_lmp.materials.resolve import load_case
     from assb_lmp.pipeline import runner
-    from assb_lmp.spec import case as config
 
-    spec = config.load_case(args.spec)
+    spec = load_case(args.spec)
     comm = engine.comm_world()
     if comm is not None and comm.Get_size() == 1:
         comm = None

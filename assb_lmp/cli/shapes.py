@@ -44,9 +44,9 @@ def run_shapes(args: argparse.Namespace) -> int:
     bodies = None
     if args.spec is not None:
         from assb_lmp.build import packing
-        from assb_lmp.spec import case as config
+        from assb_lmp.materials.resolve import load_case
 
-        spec = config.load_case(args.spec)
+        spec = load_case(args.spec)
         if spec.packing.am_shape.kind != "ellipse":
             raise SpecError(f"{args.spec}: packing.am_shape is not an ellipse; nothing to "
                             "measure in its packing")

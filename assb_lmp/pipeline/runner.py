@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from assb_lmp import engines
 from assb_lmp.analysis import dumps
-from assb_lmp.build import deck as deck_mod
 from assb_lmp.core.errors import AssbError, EngineError
-from assb_lmp.engines import lammps as engine
-from assb_lmp.spec.case import CaseSpec, timestep_us
+from assb_lmp.engines import base as engine
+from assb_lmp.materials.physics import timestep_us
+from assb_lmp.materials.resolve import case_cards
+from assb_lmp.spec.case import CaseSpec
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     cell_um = [lx, ly]
     if spec.geometry.dimension == 3:
         cell_um.append(cell["zhi_um"] - cell["zlo_um"])
-    se = spec.cards()["se"]
+    se = case_cards(spec)["se"]
     p_mean_kpa = 1000.0 * max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa)
     mass = float(np.sum(atoms["mass"]))
     v_rms = math.sqrt(2.0 * ke / mass) if mass > 0 else 0.0
@@ -174,13 +176,13 @@ def run_case(
             out_dir.mkdir(parents=True, exist_ok=True)
             for stale in (SUMMARY, ERROR):
                 (out_dir / stale).unlink(missing_ok=True)
-            deck_mod.write_case(spec, out_dir, user_templates)
+            engines.get(spec.engine).write(spec, out_dir, user_templates)
         except AssbError as exc:
             failure = exc
     _share_failure(comm, failure)
     t_gen = time.perf_counter() - t0
     try:
-        result = engine.run_deck(out_dir / "deck.lmp", comm=comm)
+        result = engines.get(spec.engine).run(out_dir / "deck.lmp", comm=comm)
     except EngineError as exc:
         if rank == 0:
             _write_json(out_dir / ERROR, {"status": "failed", "stage": "lammps",
@@ -240,10 +242,10 @@ def _summarise(spec: CaseSpec, out_dir: Path, result: engine.RunResult, t_gen: f
         "seed": spec.seed,
         "lammps_version": result.version,
         "nprocs": result.nprocs,
-        "timestep_us": timestep_us(spec),
+        "timestep_us": timestep_us(spec, case_cards(spec)),
         "n_am": structure["n_am"],
         "n_se": structure["n_se"],
         "stages": stages,
-        "timing": {"generate_s": t_gen, "lammps_s": result.lammps_s,
+        "timing": {"generate_s": t_gen, "lammps_s": result.engine_s,
                    "lammps_wall_s": result.wall_s},
     }

@@ -74,6 +74,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from assb_lmp.core import resources
 from assb_lmp.core.errors import AssbError, SpecError
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import resolve
 from assb_lmp.spec import case as config
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,7 @@ class Case:
 
 def _rebuild_case(cid: str, seed: int, structure: int, params: dict[str, Any],
                   spec: dict[str, Any]) -> Case:
-    return Case(cid, seed, structure, params, config.parse_case(spec, f"case {cid}"))
+    return Case(cid, seed, structure, params, resolve.parse_case(spec, f"case {cid}"))
 
 
 @dataclass
@@ -489,7 +490,7 @@ def expand(sweep: Sweep) -> list[Case]:
     """All cases of a sweep: the grid of axis values times the structures.
 
     Every case spec is the base case deep-merged with the point's values, a ``seed`` and
-    ``name`` = case id, validated by :func:`assb_lmp.spec.case.parse_case`.
+    ``name`` = case id, validated by :func:`assb_lmp.materials.resolve.parse_case`.
 
     Raises
     ------
@@ -534,7 +535,7 @@ def expand(sweep: Sweep) -> list[Case]:
             data["name"] = cid
             data["seed"] = seed
             shown = ", ".join(f"{k} = {v!r}" for k, v in params.items())
-            case_spec = config.parse_case(data, f"{where} ({shown or 'base'})")
+            case_spec = resolve.parse_case(data, f"{where} ({shown or 'base'})")
             cases.append(Case(cid, seed, s, params, case_spec))
     if spec.seed_per == "case" and len({c.seed for c in cases}) != len(cases):
         raise SpecError(f"{sweep.source}: two cases drew the same seed; change the sweep seed")
@@ -712,7 +713,7 @@ def read_failure(sweep_dir: Path, case_id: str) -> dict | None:
 def _done_spec_matches(sweep_dir: Path, case: Case) -> bool:
     path = Path(sweep_dir) / case.id / "spec.yaml"
     try:
-        old = config.parse_case(yaml.safe_load(path.read_text()), path)
+        old = resolve.parse_case(yaml.safe_load(path.read_text()), path)
     except (OSError, yaml.YAMLError, AssbError):
         return False
     return old == case.spec
@@ -921,7 +922,7 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
     still_wanted : callable, optional
         Asked before anything is recorded; False (the sweep was killed) records nothing.
     """
-    from assb_lmp.engines import lammps as engine
+    from assb_lmp.engines import base as engine
     from assb_lmp.pipeline import runner
 
     sweep_dir = Path(sweep_dir)
