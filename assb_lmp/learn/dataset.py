@@ -2,9 +2,11 @@
 
 ``export(DIR)`` writes ``DIR/dataset/`` (ARCHITECTURE.md, "Dataset"):
 
-* ``manifest.csv``: ``case_id, image, split, <9 targets>, <sweep parameters>, structure,
-  seed``; ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of
-  the case's ``image.png``);
+* ``manifest.csv``: ``case_id, image, split, <9 targets>, steps, lammps_s, peak_rss_mib,
+  inside_contact_law, <sweep parameters>, structure, seed`` (the four per-case columns of
+  :func:`assb_lmp.sweep.store.case_metrics`, empty where a case does not record them);
+  ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of the
+  case's ``image.png``);
 * ``arrays.npz``: ``images`` uint8 (N, 224, 224), ``labels`` float64 (N, 9), ``targets``,
   ``case_ids``, ``split`` and, beyond the contract, ``seeds``, ``structures``,
   ``param_names`` and ``params`` float64 (N, P; NaN where a value is not a number).
@@ -38,6 +40,7 @@ import numpy as np
 
 from assb_lmp.core.errors import AnalysisError, SpecError
 from assb_lmp.spec.targets import TARGETS, r2_score
+from assb_lmp.sweep.store import METRIC_COLUMNS, case_metrics
 
 log = logging.getLogger(__name__)
 
@@ -242,14 +245,17 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
         shutil.rmtree(tmp)
     (tmp / "images").mkdir(parents=True)
     try:
-        header = ["case_id", "image", "split", *TARGETS, *names, "structure", "seed"]
+        header = ["case_id", "image", "split", *TARGETS, *METRIC_COLUMNS, *names, "structure",
+                  "seed"]
         with open(tmp / "manifest.csv", "w", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(header)
             for r, sp in zip(rows, split, strict=True):
                 rel = f"images/{r.case_id}.png"
                 shutil.copyfile(r.image_src, tmp / rel)
+                metrics = case_metrics(sweep_dir / r.case_id)
                 w.writerow([r.case_id, rel, sp, *(_fmt(v) for v in r.labels),
+                            *(_fmt(metrics[k]) for k in METRIC_COLUMNS),
                             *(_fmt(r.params.get(k)) for k in names), _fmt(r.structure), r.seed])
         params = np.full((len(rows), len(names)), np.nan)
         for i, r in enumerate(rows):
