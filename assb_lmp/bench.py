@@ -22,9 +22,15 @@ import numpy as np
 from assb_lmp.core import resources
 from assb_lmp.core.errors import AssbError
 from assb_lmp.engines import lammps as engine
+from assb_lmp.learn.dataset import load_dataset
+from assb_lmp.learn.gradcam import gradcam
+from assb_lmp.learn.model import load_model
+from assb_lmp.learn.predict import predict
+from assb_lmp.learn.train import train
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.synthetic import make_synthetic_dataset
 
 log = logging.getLogger(__name__)
 
@@ -219,28 +225,25 @@ def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int 
         ``epochs``, ``split_sizes``, ``predict_images_per_s`` {batch: rate},
         ``gradcam_ms``, ``dataset``.
     """
-    from assb_lmp.learn import cnn
-    from assb_lmp.synthetic import make_synthetic_dataset
-
     out = Path(out)
     if dataset is None:
         dataset = make_synthetic_dataset(out / "dataset", n, seed=0)
     t0 = time.perf_counter()
-    metrics = cnn.train(dataset, out / "model", epochs=epochs)
+    metrics = train(dataset, out / "model", epochs=epochs)
     total = time.perf_counter() - t0
-    model = cnn.load_model(out / "model")
-    images = cnn.load_dataset(dataset).images
-    cnn.predict(model, images[:64])  # trace once
+    model = load_model(out / "model")
+    images = load_dataset(dataset).images
+    predict(model, images[:64])  # trace once
     rates = {}
     for bs in (32, 64):
         t = time.perf_counter()
         for _ in range(repeats):
-            cnn.predict(model, images, batch_size=bs)
+            predict(model, images, batch_size=bs)
         rates[bs] = repeats * len(images) / (time.perf_counter() - t)
-    cnn.gradcam(model, images[0], "reaction_area_um2")  # trace once
+    gradcam(model, images[0], "reaction_area_um2")  # trace once
     t = time.perf_counter()
     for img in images[:20]:
-        cnn.gradcam(model, img, "reaction_area_um2")
+        gradcam(model, img, "reaction_area_um2")
     cam_ms = 1000.0 * (time.perf_counter() - t) / min(20, len(images))
     return {"dataset": str(dataset), "train_s": metrics["seconds"], "train_total_s": total,
             "epochs": metrics["epochs"], "split_sizes": metrics["split_sizes"],

@@ -1,9 +1,9 @@
 """Command-line subcommands of the CNN stage: ``train``, ``predict``, ``gradcam``.
 
 :func:`register` adds them to the argparse subparsers of the main CLI; each handler is
-thin (parse, call :mod:`assb_lmp.cnn`, print) and returns an exit code. Library errors
+thin (parse, call :mod:`assb_lmp.learn`, print) and returns an exit code. Library errors
 (:class:`assb_lmp.core.errors.AssbError`) propagate to the main CLI, which reports them.
-TensorFlow is imported only when a subcommand runs.
+TensorFlow is imported only when a subcommand runs (the learn modules import it lazily).
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from assb_lmp.core.errors import ModelError
+from assb_lmp.learn.figures import save_gradcam_figure
+from assb_lmp.learn.gradcam import gradcam
+from assb_lmp.learn.images import WINDOW_UM, prepare_image
+from assb_lmp.learn.model import load_model
+from assb_lmp.learn.networks import ARCHITECTURES
+from assb_lmp.learn.predict import predict_files
+from assb_lmp.learn.train import AUGMENTATIONS, TrainConfig, train
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         The object returned by ``ArgumentParser.add_subparsers()``. Each subcommand sets
         ``func`` to its handler: call ``args.func(args)``.
     """
-    from assb_lmp.learn.cnn import ARCHITECTURES, AUGMENTATIONS, TrainConfig
-
     d = TrainConfig()
     p = subparsers.add_parser(
         "train", help="train the CNN on a dataset folder",
@@ -116,10 +123,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     """Handler of ``train``."""
-    from assb_lmp.learn import cnn
-
     _ensure_logging()
-    metrics = cnn.train(
+    metrics = train(
         args.dataset_dir, args.out,
         architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, weight_decay=args.weight_decay, patience=args.patience,
@@ -145,10 +150,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """Handler of ``predict``."""
-    from assb_lmp.learn import cnn
-
-    model = cnn.load_model(args.model_dir, threads=args.threads)
-    rows = cnn.predict_files(model, args.images, levels=_levels(args.levels),
+    model = load_model(args.model_dir, threads=args.threads)
+    rows = predict_files(model, args.images, levels=_levels(args.levels),
                              pixel_um=args.pixel_um)
     for r in rows:
         for note in r["notes"]:
@@ -195,25 +198,20 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _gradcam(args: argparse.Namespace) -> int:
     """Handler of ``gradcam``."""
-    import numpy as np
-
-    from assb_lmp.learn import cnn
-
-    model = cnn.load_model(args.model_dir, threads=args.threads)
-    image, notes = cnn.prepare_image(args.image, image_size=model.image_size,
-                                     levels=_levels(args.levels), pixel_um=args.pixel_um,
-                                     window_um=float(model.info.get("window_um",
-                                                                    cnn.WINDOW_UM)))
-    cnn.gradcam(model, image, args.target)  # traces once
+    model = load_model(args.model_dir, threads=args.threads)
+    image, notes = prepare_image(args.image, image_size=model.image_size,
+                                 levels=_levels(args.levels), pixel_um=args.pixel_um,
+                                 window_um=float(model.info.get("window_um", WINDOW_UM)))
+    gradcam(model, image, args.target)  # traces once
     t0 = time.perf_counter()
-    heat, value, cam_notes = cnn.gradcam(model, image, args.target)
+    heat, value, cam_notes = gradcam(model, image, args.target)
     ms = 1e3 * (time.perf_counter() - t0)
     for note in notes + cam_notes:
         print(f"note: {args.image}: {note}", file=sys.stderr)
     unit = model.units()[model.targets.index(args.target)]
-    cnn.save_gradcam_figure(image, heat, args.out,
-                            title=f"Grad-CAM {args.target} = {value:.4g} {unit}\n"
-                                  f"{Path(args.image).name}")
+    save_gradcam_figure(image, heat, args.out,
+                        title=f"Grad-CAM {args.target} = {value:.4g} {unit}\n"
+                              f"{Path(args.image).name}")
     if args.npy is not None:
         np.save(args.npy, heat)
     print(f"{args.target} = {value:.6g} {unit}; Grad-CAM {ms:.1f} ms; wrote {args.out}")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from assb_lmp import sweep as sw
 from assb_lmp.cli.analysis import _positive_float
-from assb_lmp.learn import cnn, dataset
+from assb_lmp.learn import dataset, noise
+from assb_lmp.learn import train as cnn
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,8 @@ def _register_noise(subparsers: argparse._SubParsersAction) -> None:
 
 def run_label_noise(ns: argparse.Namespace) -> int:
     """Handler of ``label-noise``."""
-    proto = dataset.protocol_r2(ns.dataset)
-    rep = dataset.compare(ns.dataset, ns.replicate) if ns.replicate else None
+    proto = noise.protocol_r2(ns.dataset)
+    rep = noise.compare(ns.dataset, ns.replicate) if ns.replicate else None
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"

@@ -17,18 +17,20 @@ fractions are filled along that order (500 cases with their own seeds and 0.64 /
 cases exist, so a split moves only at the boundaries when cases are added or fail.
 
 The dataset is written to a temporary folder and swapped into place, so a reader never
-sees a half-written dataset.
+sees a half-written dataset. :func:`load_dataset` reads it back for training, checked
+against the contract. How learnable its labels are is :mod:`assb_lmp.learn.noise`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import io
 import logging
 import math
 import os
 import shutil
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +38,19 @@ from typing import Any
 
 import numpy as np
 
-from assb_lmp.core.errors import AnalysisError, SpecError
-from assb_lmp.spec.targets import TARGETS, r2_score
+from assb_lmp.analysis import imaging
+from assb_lmp.core.errors import AnalysisError, ModelError, SpecError
+from assb_lmp.core.io import atomic_write_json, atomic_write_text, read_json
+from assb_lmp.learn.images import IMAGE_SIZE
+from assb_lmp.spec.targets import TARGETS
 
 log = logging.getLogger(__name__)
 
 DATASET_DIR = "dataset"
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.64, 0.16, 0.20)
-IMAGE_PX = 224
+#: Arrays of ``arrays.npz`` that the contract requires.
+CONTRACT_ARRAYS = ("images", "labels", "targets", "case_ids", "split")
 
 
 def _order_key(split_seed: int, seed: int) -> str:
@@ -111,10 +117,7 @@ class _Row:
 
 
 def _read_labels(path: Path) -> list[float]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise AnalysisError(f"{path}: cannot read labels: {exc}") from None
+    data = read_json(path, "labels", AnalysisError)
     missing = [t for t in TARGETS if t not in data]
     if missing:
         raise AnalysisError(f"{path}: labels {missing} are missing")
@@ -126,8 +129,6 @@ def _read_labels(path: Path) -> list[float]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from assb_lmp.analysis import imaging
-
     try:
         img = np.asarray(imaging.load_png(path))
     except AnalysisError:
@@ -139,27 +140,26 @@ def _read_image(path: Path) -> np.ndarray:
     return img
 
 
+def _summary_seed(path: Path) -> int:
+    """The seed a case's ``summary.json`` records (0 when it records none)."""
+    try:
+        return int(read_json(path, "case summary", AnalysisError).get("seed", 0))
+    except (AnalysisError, ValueError):
+        return 0
+
+
 def _case_entries(sweep_dir: Path) -> tuple[list[dict], list[str], dict]:
     """Case entries (id, seed, structure, params), parameter names and split settings."""
     cases_file = sweep_dir / "cases.json"
     if cases_file.is_file():
-        try:
-            info = json.loads(cases_file.read_text())
-        except ValueError as exc:
-            raise AnalysisError(f"{cases_file}: not valid JSON: {exc}") from None
+        info = read_json(cases_file, "sweep case list", AnalysisError)
         names = list(info.get("axes", {}))
         return info["cases"], names, info.get("split", {})
     # a folder of cases run by hand: every subfolder with a summary
-    entries = []
-    for sub in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
-        summ = sub / "summary.json"
-        if not summ.is_file():
-            continue
-        try:
-            seed = int(json.loads(summ.read_text()).get("seed", 0))
-        except (OSError, ValueError):
-            seed = 0
-        entries.append({"id": sub.name, "seed": seed, "structure": None, "params": {}})
+    entries = [{"id": sub.name, "seed": _summary_seed(sub / "summary.json"),
+                "structure": None, "params": {}}
+               for sub in sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+               if (sub / "summary.json").is_file()]
     if not entries:
         raise AnalysisError(f"{sweep_dir}: neither a sweep folder (cases.json) nor a folder of "
                             "finished cases")
@@ -172,6 +172,84 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else repr(v)
     return str(v)
+
+
+def _collect(sweep_dir: Path, entries: list[dict]) -> tuple[list[_Row], dict[str, str], int]:
+    """Rows of the finished, labelled cases; skipped case id → why; pending count."""
+    rows: list[_Row] = []
+    skipped: dict[str, str] = {}
+    pending = 0
+    for e in entries:
+        cid = e["id"]
+        case = sweep_dir / cid
+        if not (case / "summary.json").is_file():
+            pending += 1
+            continue
+        lab, img = case / "labels.json", case / "image.png"
+        if not lab.is_file() or not img.is_file():
+            skipped[cid] = "no labels.json / image.png (run with analysis off?)"
+            continue
+        rows.append(_Row(cid, _read_image(img), img, _read_labels(lab),
+                         dict(e.get("params", {})), e.get("structure"), int(e["seed"])))
+    if not rows:
+        raise AnalysisError(f"{sweep_dir}: no finished case with labels and image to export"
+                            + (f" ({pending} pending)" if pending else ""))
+    shapes = {r.image.shape for r in rows}
+    if len(shapes) != 1:
+        raise AnalysisError(f"{sweep_dir}: images of different sizes {sorted(shapes)}")
+    if rows[0].image.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        log.warning("dataset images are %s, not the contract's %d × %d", rows[0].image.shape,
+                    IMAGE_SIZE, IMAGE_SIZE)
+    bad = [r.case_id for r in rows if not np.isfinite(r.labels).all()]
+    if bad:
+        log.warning("%d case(s) have labels that are not finite (kept; training drops them): "
+                    "%s", len(bad), bad[:5])
+    return rows, skipped, pending
+
+
+def _write_manifest(folder: Path, rows: list[_Row], split: list[str], names: list[str]) -> None:
+    """``manifest.csv`` and the copies of the images under ``images/``."""
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["case_id", "image", "split", *TARGETS, *names, "structure", "seed"])
+    for r, sp in zip(rows, split, strict=True):
+        rel = f"images/{r.case_id}.png"
+        shutil.copyfile(r.image_src, folder / rel)
+        w.writerow([r.case_id, rel, sp, *(_fmt(v) for v in r.labels),
+                    *(_fmt(r.params.get(k)) for k in names), _fmt(r.structure), r.seed])
+    atomic_write_text(folder / "manifest.csv", text.getvalue())
+
+
+def _write_arrays(path: Path, rows: list[_Row], split: list[str], names: list[str]) -> None:
+    """``arrays.npz``: the contract's arrays, then seeds, structures and sweep parameters."""
+    params = np.full((len(rows), len(names)), np.nan)
+    for i, r in enumerate(rows):
+        for j, k in enumerate(names):
+            v = r.params.get(k)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                params[i, j] = float(v)
+    np.savez_compressed(
+        path,
+        images=np.stack([r.image for r in rows]).astype(np.uint8),
+        labels=np.array([r.labels for r in rows], dtype=np.float64),
+        targets=np.array(TARGETS),
+        case_ids=np.array([r.case_id for r in rows]),
+        split=np.array(split),
+        seeds=np.array([r.seed for r in rows], dtype=np.int64),
+        structures=np.array([-1 if r.structure is None else r.structure for r in rows],
+                            dtype=np.int64),
+        param_names=np.array(names, dtype=str),
+        params=params,
+    )
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace the folder ``out`` by ``tmp`` (the old one is removed after the rename)."""
+    old = out.with_name(f".{out.name}.{os.getpid()}.old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def export(sweep_dir: str | Path, out: str | Path | None = None, *,
@@ -207,34 +285,7 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     fr = tuple(fractions) if fractions is not None else tuple(
         split_cfg.get(k, d) for k, d in zip(SPLITS, DEFAULT_FRACTIONS, strict=True))
     sseed = int(split_seed if split_seed is not None else split_cfg.get("seed", 0))
-    rows: list[_Row] = []
-    skipped: dict[str, str] = {}
-    pending = 0
-    for e in entries:
-        cid = e["id"]
-        case = sweep_dir / cid
-        if not (case / "summary.json").is_file():
-            pending += 1
-            continue
-        lab, img = case / "labels.json", case / "image.png"
-        if not lab.is_file() or not img.is_file():
-            skipped[cid] = "no labels.json / image.png (run with analysis off?)"
-            continue
-        rows.append(_Row(cid, _read_image(img), img, _read_labels(lab),
-                         dict(e.get("params", {})), e.get("structure"), int(e["seed"])))
-    if not rows:
-        raise AnalysisError(f"{sweep_dir}: no finished case with labels and image to export"
-                            + (f" ({pending} pending)" if pending else ""))
-    shapes = {r.image.shape for r in rows}
-    if len(shapes) != 1:
-        raise AnalysisError(f"{sweep_dir}: images of different sizes {sorted(shapes)}")
-    if rows[0].image.shape != (IMAGE_PX, IMAGE_PX):
-        log.warning("dataset images are %s, not the contract's %d × %d", rows[0].image.shape,
-                    IMAGE_PX, IMAGE_PX)
-    bad = [r.case_id for r in rows if not np.isfinite(r.labels).all()]
-    if bad:
-        log.warning("%d case(s) have labels that are not finite (kept; training drops them): "
-                    "%s", len(bad), bad[:5])
+    rows, skipped, pending = _collect(sweep_dir, entries)
     split = assign_split([r.seed for r in rows], fr, sseed)
 
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -242,44 +293,14 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
         shutil.rmtree(tmp)
     (tmp / "images").mkdir(parents=True)
     try:
-        header = ["case_id", "image", "split", *TARGETS, *names, "structure", "seed"]
-        with open(tmp / "manifest.csv", "w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(header)
-            for r, sp in zip(rows, split, strict=True):
-                rel = f"images/{r.case_id}.png"
-                shutil.copyfile(r.image_src, tmp / rel)
-                w.writerow([r.case_id, rel, sp, *(_fmt(v) for v in r.labels),
-                            *(_fmt(r.params.get(k)) for k in names), _fmt(r.structure), r.seed])
-        params = np.full((len(rows), len(names)), np.nan)
-        for i, r in enumerate(rows):
-            for j, k in enumerate(names):
-                v = r.params.get(k)
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    params[i, j] = float(v)
-        np.savez_compressed(
-            tmp / "arrays.npz",
-            images=np.stack([r.image for r in rows]).astype(np.uint8),
-            labels=np.array([r.labels for r in rows], dtype=np.float64),
-            targets=np.array(TARGETS),
-            case_ids=np.array([r.case_id for r in rows]),
-            split=np.array(split),
-            seeds=np.array([r.seed for r in rows], dtype=np.int64),
-            structures=np.array([-1 if r.structure is None else r.structure for r in rows],
-                                dtype=np.int64),
-            param_names=np.array(names, dtype=str),
-            params=params,
-        )
+        _write_manifest(tmp, rows, split, names)
+        _write_arrays(tmp / "arrays.npz", rows, split, names)
         info = {"sweep_dir": str(sweep_dir), "n": len(rows),
                 "split": {s: split.count(s) for s in SPLITS},
                 "fractions": list(fr), "split_seed": sseed, "parameters": names,
                 "skipped": skipped, "pending": pending, "targets": list(TARGETS)}
-        (tmp / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
-        old = out.with_name(f".{out.name}.{os.getpid()}.old")
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        atomic_write_json(tmp / "dataset.json", info)
+        _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -289,129 +310,92 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     return info
 
 
-# ------------------------------------------------------------- how learnable are the labels
+# ------------------------------------------------------------------------- reading back
 
 
-def _load_arrays(dataset_dir: str | Path) -> dict[str, np.ndarray]:
-    npz = Path(dataset_dir) / "arrays.npz"
+@dataclass
+class Dataset:
+    """A dataset folder in memory (see ARCHITECTURE.md, "Dataset").
+
+    Attributes
+    ----------
+    images : ndarray of uint8, shape (N, H, W)
+    labels : ndarray of float64, shape (N, T)
+    targets : tuple of str
+    case_ids : ndarray of str, shape (N,)
+    split : ndarray of str, shape (N,), values train/val/test
+    path : Path
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    targets: tuple[str, ...]
+    case_ids: np.ndarray
+    split: np.ndarray
+    path: Path
+
+    def index(self, name: str) -> np.ndarray:
+        """Row indices of one split."""
+        return np.flatnonzero(self.split == name)
+
+
+def _read_contract_arrays(npz: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            return {k: data[k] for k in CONTRACT_ARRAYS}
+    except KeyError as exc:
+        raise ModelError(f"{npz}: missing array {exc}") from exc
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot read {npz}: {exc}") from exc
+
+
+def _check_contract(npz: Path, images: np.ndarray, labels: np.ndarray,
+                    arrays: dict[str, np.ndarray], targets: tuple[str, ...]) -> np.ndarray:
+    """Check shapes and dtypes; return the split names as str."""
+    n = len(images)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ModelError(f"{npz}: images must be uint8 (N, H, H), got {images.dtype} "
+                         f"{images.shape}")
+    if labels.shape != (n, len(targets)):
+        raise ModelError(f"{npz}: labels {labels.shape} do not match {n} images and "
+                         f"{len(targets)} targets")
+    if len(arrays["case_ids"]) != n or len(arrays["split"]) != n:
+        raise ModelError(f"{npz}: case_ids/split lengths differ from {n} images")
+    split = np.asarray(arrays["split"]).astype(str)
+    bad = sorted(set(split) - set(SPLITS))
+    if bad:
+        raise ModelError(f"{npz}: unknown split names {bad} (train/val/test)")
+    return split
+
+
+def load_dataset(dataset_dir: str | Path) -> Dataset:
+    """Read ``DATASET_DIR/arrays.npz`` and check it against the dataset contract.
+
+    Rows whose labels are not finite are dropped with a warning.
+
+    Raises
+    ------
+    ModelError
+        Missing file, wrong shapes or dtypes, unknown split names.
+    """
+    folder = Path(dataset_dir)
+    npz = folder / "arrays.npz"
     if not npz.is_file():
-        raise AnalysisError(f"{dataset_dir} is not a dataset folder: arrays.npz is missing")
-    with np.load(npz, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
-def _group_means(y: np.ndarray, g: np.ndarray, sel: np.ndarray, n: int) -> np.ndarray:
-    """Mean of ``y`` over the selected rows of each group ``0..n-1`` (NaN for none)."""
-    sums = np.bincount(g[sel], weights=y[sel], minlength=n)
-    counts = np.bincount(g[sel], minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def protocol_r2(dataset_dir: str | Path) -> dict[str, dict[str, float | None]]:
-    """How much of each target the sweep parameters alone fix.
-
-    For every target: ``protocol_r2``, the test R² of predicting each test case by the mean
-    of the train and validation cases at the same sweep point (same values of every sweep
-    axis, e.g. AM fraction and width); and ``between_share``, the share of the variance over
-    all cases that lies between sweep points (1 − pooled within-point variance / total
-    variance). What the parameters leave, ``1 − between_share``, is set by the random
-    structure (and by the engine's chaos), and an image-based model must read it from the
-    image.
-
-    Parameters
-    ----------
-    dataset_dir : path
-        A dataset folder written by :func:`export` (needs ``params``).
-
-    Returns
-    -------
-    dict
-        target → {"protocol_r2", "between_share", "points", "test_rows"}.
-
-    Raises
-    ------
-    AnalysisError
-        No sweep parameters in the dataset.
-    """
-    a = _load_arrays(dataset_dir)
-    params = a.get("params")
-    if params is None or params.size == 0 or params.shape[1] == 0:
-        raise AnalysisError(f"{dataset_dir}: the dataset has no sweep parameters")
-    labels = np.asarray(a["labels"], dtype=float)
-    split = a["split"].astype(str)
-    # NaN (a value that is not a number) is one value of its own axis, not many
-    keys = [tuple(np.round(np.nan_to_num(row, nan=-1e300), 9)) for row in params]
-    points = sorted(set(keys))
-    index = {k: i for i, k in enumerate(points)}
-    g = np.array([index[k] for k in keys])
-    fit = split != "test"
-    te = np.flatnonzero(split == "test")
-    out: dict[str, dict[str, float | None]] = {}
-    for j, t in enumerate(a["targets"].astype(str)):
-        y = labels[:, j]
-        ok = np.isfinite(y)
-        fit_means = _group_means(y, g, ok & fit, len(points))
-        all_means = _group_means(y, g, ok, len(points))
-        resid = y[ok] - all_means[g[ok]]
-        total = float(np.var(y[ok])) if ok.sum() > 1 else 0.0
-        between = 1.0 - float(np.mean(resid ** 2)) / total if total > 0 else np.nan
-        te_ok = te[ok[te] & np.isfinite(fit_means[g[te]])]
-        r2 = r2_score(y[te_ok], fit_means[g[te_ok]])[0] if len(te_ok) > 1 else np.nan
-        out[str(t)] = {"protocol_r2": None if np.isnan(r2) else float(r2),
-                       "between_share": None if np.isnan(between) else float(between),
-                       "points": len(points), "test_rows": int(len(te_ok))}
-    return out
-
-
-def compare(dataset_a: str | Path, dataset_b: str | Path) -> dict[str, Any]:
-    """Reproducibility of the labels: the same structures run twice with a small change.
-
-    Run the same cases (same ids, hence the same structures) twice, changing only something
-    that should not matter, e.g. a 3 % smaller time step; the agreement of the two label
-    sets bounds what any model of the image can reach, since the two runs give (nearly)
-    the same image.
-
-    Parameters
-    ----------
-    dataset_a, dataset_b : path
-        Dataset folders; rows are matched by case id.
-
-    Returns
-    -------
-    dict
-        ``n`` matched cases, ``image_diff`` (mean fraction of pixels that differ between
-        the two images of a case; None for images of different sizes) and, per target
-        under ``targets``, ``r2`` (of b as a prediction of a, over the matched cases) and
-        ``median_rel_diff`` (median of |b − a| / |a|).
-
-    Raises
-    ------
-    AnalysisError
-        Fewer than three shared case ids.
-    """
-    a, b = _load_arrays(dataset_a), _load_arrays(dataset_b)
-    ids_a = list(a["case_ids"].astype(str))
-    ids_b = {c: i for i, c in enumerate(b["case_ids"].astype(str))}
-    shared = [(i, ids_b[c]) for i, c in enumerate(ids_a) if c in ids_b]
-    if len(shared) < 3:
-        raise AnalysisError(f"{dataset_a} and {dataset_b} share {len(shared)} case ids "
-                            "(need at least 3)")
-    ia = np.array([s[0] for s in shared])
-    ib = np.array([s[1] for s in shared])
-    ya = np.asarray(a["labels"], dtype=float)[ia]
-    yb = np.asarray(b["labels"], dtype=float)[ib]
-    ima, imb = a["images"][ia], b["images"][ib]
-    pix = float(np.mean(ima != imb)) if ima.shape == imb.shape else None
-    out: dict[str, Any] = {"n": len(shared), "image_diff": pix, "targets": {}}
-    for j, t in enumerate(a["targets"].astype(str)):
-        ok = np.isfinite(ya[:, j]) & np.isfinite(yb[:, j])
-        r2 = r2_score(ya[ok, j], yb[ok, j])[0] if ok.sum() > 1 else np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.abs(yb[ok, j] - ya[ok, j]) / np.abs(ya[ok, j])
-        rel = rel[np.isfinite(rel)]
-        out["targets"][str(t)] = {
-            "r2": None if np.isnan(r2) else float(r2),
-            "median_rel_diff": float(np.median(rel)) if len(rel) else None,
-        }
-    return out
+        raise ModelError(f"{folder} is not a dataset folder: {npz.name} is missing")
+    arrays = _read_contract_arrays(npz)
+    images, labels = arrays["images"], np.asarray(arrays["labels"], dtype=np.float64)
+    targets = tuple(str(t) for t in arrays["targets"])
+    split = _check_contract(npz, images, labels, arrays, targets)
+    if targets != TARGETS:
+        log.warning("dataset targets %s differ from the default nine; training on them",
+                    list(targets))
+    if images.shape[1] != IMAGE_SIZE:
+        log.warning("dataset images are %d px, not the contract's %d",
+                    images.shape[1], IMAGE_SIZE)
+    case_ids = np.asarray(arrays["case_ids"])
+    finite = np.isfinite(labels).all(axis=1)
+    if not finite.all():
+        log.warning("dropping %d rows with non-finite labels: %s", int((~finite).sum()),
+                    list(case_ids[~finite][:10]))
+    return Dataset(images[finite], labels[finite], targets, case_ids.astype(str)[finite],
+                   split[finite], folder)

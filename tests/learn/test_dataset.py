@@ -1,52 +1,19 @@
-"""Dataset export and split (no LAMMPS: hand-made sweep folders)."""
+"""Dataset export, split and reading back (no LAMMPS: hand-made sweep folders)."""
 
 from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from assb_lmp.analysis import imaging
-from assb_lmp.core.errors import AnalysisError, SpecError
+from assb_lmp.core.errors import AnalysisError, ModelError, SpecError
 from assb_lmp.learn import dataset
 from assb_lmp.spec.targets import TARGETS
 
-
-def _fake_case(folder: Path, cid: str, rng: np.random.Generator, *, labels: bool = True,
-               summary: bool = True, size: int = 224) -> np.ndarray:
-    d = folder / cid
-    d.mkdir(parents=True)
-    img = rng.choice(np.array([0, 128, 255], dtype=np.uint8), size=(size, size))
-    if labels:
-        imaging.save_png(d / "image.png", img)
-        lab = {t: float(rng.normal()) for t in TARGETS}
-        lab["info"] = {"stage": "press"}
-        (d / "labels.json").write_text(json.dumps(lab))
-    if summary:
-        (d / "summary.json").write_text(json.dumps({"case": cid, "status": "complete"}))
-    return img
-
-
-def _fake_sweep(folder: Path, n: int, *, shared: int = 1, seed: int = 0,
-                skip: tuple[int, ...] = ()) -> list[dict]:
-    """A sweep folder with ``n`` cases; ``shared`` consecutive cases share a seed."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        cid = f"f0p{50 + i % 5}_s{i:03d}"
-        cases.append({"id": cid, "seed": 1000 + i // shared, "structure": i // 5,
-                      "params": {"packing.am_area_fraction": 0.5 + 0.01 * (i % 5),
-                                 "geometry.width_um": 46 + i % 3},
-                      "spec_hash": "x"})
-        if i not in skip:
-            _fake_case(folder, cid, rng)
-    (folder / "cases.json").write_text(json.dumps({
-        "sweep": "fake", "axes": {"packing.am_area_fraction": {}, "geometry.width_um": {}},
-        "split": {"train": 0.64, "val": 0.16, "test": 0.2, "seed": 0}, "cases": cases}))
-    return cases
+from .fakes import fake_case, fake_sweep
 
 
 def test_split_exact_counts_for_500_structures():
@@ -83,7 +50,7 @@ def test_split_rejects_bad_fractions():
 
 
 def test_export_writes_the_contract(tmp_path):
-    cases = _fake_sweep(tmp_path, 25, skip=(3,))
+    cases = fake_sweep(tmp_path, 25, skip=(3,))
     info = dataset.export(tmp_path)
     ds = tmp_path / "dataset"
     assert info["n"] == 24 and info["pending"] == 1
@@ -111,15 +78,14 @@ def test_export_writes_the_contract(tmp_path):
 
 
 def test_export_is_loadable_by_the_cnn_stage(tmp_path):
-    cnn = pytest.importorskip("assb_lmp.learn.cnn")
-    _fake_sweep(tmp_path, 10)
+    fake_sweep(tmp_path, 10)
     dataset.export(tmp_path)
-    ds = cnn.load_dataset(tmp_path / "dataset")
+    ds = dataset.load_dataset(tmp_path / "dataset")
     assert ds.images.shape == (10, 224, 224) and len(ds.index("train")) > 0
 
 
 def test_export_groups_shared_seeds(tmp_path):
-    _fake_sweep(tmp_path, 30, shared=3)
+    fake_sweep(tmp_path, 30, shared=3)
     dataset.export(tmp_path)
     with np.load(tmp_path / "dataset" / "arrays.npz") as a:
         seeds, split = a["seeds"], a["split"]
@@ -128,7 +94,7 @@ def test_export_groups_shared_seeds(tmp_path):
 
 
 def test_export_replaces_and_is_repeatable(tmp_path):
-    _fake_sweep(tmp_path, 8)
+    fake_sweep(tmp_path, 8)
     dataset.export(tmp_path)
     first = (tmp_path / "dataset" / "manifest.csv").read_text()
     (tmp_path / "dataset" / "stale.txt").write_text("old")
@@ -140,10 +106,10 @@ def test_export_replaces_and_is_repeatable(tmp_path):
 
 def test_export_skips_unlabelled_and_reports_empty(tmp_path):
     rng = np.random.default_rng(1)
-    _fake_case(tmp_path, "a_s00", rng, labels=False)
+    fake_case(tmp_path, "a_s00", rng, labels=False)
     with pytest.raises(AnalysisError, match="no finished case"):
         dataset.export(tmp_path)
-    _fake_case(tmp_path, "b_s00", rng)
+    fake_case(tmp_path, "b_s00", rng)
     info = dataset.export(tmp_path)  # a folder of hand-run cases (no cases.json)
     assert info["n"] == 1 and "a_s00" in info["skipped"]
 
@@ -151,7 +117,7 @@ def test_export_skips_unlabelled_and_reports_empty(tmp_path):
 def test_export_rejects_missing_folder_and_bad_labels(tmp_path):
     with pytest.raises(AnalysisError, match="no such folder"):
         dataset.export(tmp_path / "nope")
-    _fake_sweep(tmp_path, 3)
+    fake_sweep(tmp_path, 3)
     lab = tmp_path / "f0p50_s000" / "labels.json"
     lab.write_text(json.dumps({"porosity": 0.1}))
     with pytest.raises(AnalysisError, match="missing"):
@@ -161,7 +127,7 @@ def test_export_rejects_missing_folder_and_bad_labels(tmp_path):
 def test_cli_dataset(tmp_path, capsys):
     from assb_lmp.cli.main import main
 
-    _fake_sweep(tmp_path, 6)
+    fake_sweep(tmp_path, 6)
     assert main(["dataset", str(tmp_path), "--split", "0.5,0.25,0.25"]) == 0
     out = capsys.readouterr().out
     assert "dataset: 6 cases" in out
@@ -169,65 +135,22 @@ def test_cli_dataset(tmp_path, capsys):
     assert info["fractions"] == [0.5, 0.25, 0.25]
 
 
-def _with_labels(ds: Path, fn) -> None:
-    """Rewrite a dataset's labels as ``fn(params, rng)`` (N, 9)."""
-    a = dict(np.load(ds / "arrays.npz"))
-    a["labels"] = fn(a["params"], np.random.default_rng(5))
-    np.savez_compressed(ds / "arrays.npz", **a)
-
-
-def test_protocol_r2_separates_parameter_and_structure_parts(tmp_path):
-    _fake_sweep(tmp_path, 150)
-    ds = Path(dataset.export(tmp_path)["path"])
-    # columns 0-4: set by the parameters alone; 5-8: the same plus structure noise of
-    # the same variance as the parameter part
-    def labels(p, rng):
-        base = (p[:, :1] - 0.52) * 100 + (p[:, 1:2] - 47) * 3
-        noise = rng.normal(size=(len(p), 4)) * base.std()
-        return np.hstack([np.repeat(base, 5, axis=1), base + noise])
-
-    _with_labels(ds, labels)
-    out = dataset.protocol_r2(ds)
-    assert list(out) == list(TARGETS)
-    vals = list(out.values())
-    assert vals[0]["points"] == 15 and vals[0]["test_rows"] > 10
-    for m in vals[:5]:
-        assert m["protocol_r2"] == pytest.approx(1.0) and m["between_share"] == pytest.approx(1.0)
-    for m in vals[5:]:
-        assert 0.2 < m["between_share"] < 0.8
-        assert m["protocol_r2"] < 0.8
-
-
-def test_compare_replicates(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    _fake_sweep(a, 20)
-    _fake_sweep(b, 20, seed=1)
-    da = Path(dataset.export(a)["path"])
-    db = Path(dataset.export(b)["path"])
-    same = dataset.compare(da, da)
-    assert same["n"] == 20 and same["image_diff"] == 0.0
-    assert all(m["r2"] == pytest.approx(1.0) and m["median_rel_diff"] == 0.0
-               for m in same["targets"].values())
-    other = dataset.compare(da, db)  # same ids, other random labels and images
-    assert other["image_diff"] > 0.5
-    assert all(m["r2"] < 0.5 for m in other["targets"].values())
-    with pytest.raises(AnalysisError, match="share 0 case ids"):
-        c = tmp_path / "c"
-        c.mkdir()
-        _fake_case(c, "other_case", np.random.default_rng(1))
-        dataset.compare(da, dataset.export(c)["path"])
-
-
-def test_cli_label_noise(tmp_path, capsys):
-    from assb_lmp.cli.main import main
-
-    _fake_sweep(tmp_path, 30)
-    ds = tmp_path / "dataset"
+def test_load_dataset_checks_the_contract(tmp_path):
+    with pytest.raises(ModelError, match="arrays.npz is missing"):
+        dataset.load_dataset(tmp_path)
+    fake_sweep(tmp_path, 10)
+    ds_dir = tmp_path / "dataset"
     dataset.export(tmp_path)
-    assert main(["label-noise", str(ds), "--replicate", str(ds),
-                 "--out", str(tmp_path / "n.json")]) == 0
-    out = capsys.readouterr().out
-    assert "protocol R2" in out and "replicate: 30 shared cases" in out
-    saved = json.loads((tmp_path / "n.json").read_text())
-    assert set(saved["protocol"]) == set(TARGETS)
-    assert saved["replicate"]["targets"]["porosity"]["r2"] == pytest.approx(1.0)
+    arrays = dict(np.load(ds_dir / "arrays.npz"))
+    arrays["labels"][2, 0] = np.nan  # a row that training must drop
+    np.savez_compressed(ds_dir / "arrays.npz", **arrays)
+    ds = dataset.load_dataset(ds_dir)
+    assert len(ds.images) == 9 and arrays["case_ids"][2] not in ds.case_ids
+    arrays["split"] = np.array(["train"] * 9 + ["holdout"])
+    np.savez_compressed(ds_dir / "arrays.npz", **arrays)
+    with pytest.raises(ModelError, match="unknown split names"):
+        dataset.load_dataset(ds_dir)
+    del arrays["labels"]
+    np.savez_compressed(ds_dir / "arrays.npz", **arrays)
+    with pytest.raises(ModelError, match="missing array"):
+        dataset.load_dataset(ds_dir)

@@ -1,0 +1,1 @@
+"""Tests of assb_lmp.learn (the CNN stage)."""

@@ -1,0 +1,1 @@
+"""Tests of assb_lmp.synthetic (the seeded test-data factory)."""
