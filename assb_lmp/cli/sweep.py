@@ -15,8 +15,11 @@ from pathlib import Path
 
 from assb_lmp import sweep as sw
 from assb_lmp.cli.analysis import _positive_float
+from assb_lmp.core.errors import AssbError
 from assb_lmp.learn import dataset, noise
 from assb_lmp.learn import train as cnn
+from assb_lmp.sweep.claims import DEFAULT_CLAIM_TIMEOUT_S
+from assb_lmp.sweep.plan import cost_estimate
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +48,31 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _shard(text: str) -> sw.Shard:
+    try:
+        return sw.parse_shard(text)
+    except AssbError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``sweep``, ``status`` and ``dataset`` to a subparsers object."""
+    """Add ``sweep``, ``status``, ``dataset`` and ``label-noise`` to a subparsers object."""
+    _register_sweep(subparsers)
+    _register_status_dataset(subparsers)
+    _register_noise(subparsers)
+
+
+def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sweep", help="run (or resume) every case of a sweep spec, then export the dataset",
         description=(
             "Run every case of SWEEP.yaml into DIR/<case_id>/ (default DIR: runs/<sweep name>/), "
             "then write DIR/dataset/. Locally: --jobs worker processes. Under mpirun: groups of "
-            "--ranks-per-case ranks, one case per group at a time. Started again, it skips "
-            "finished cases and redoes unfinished ones. Failed cases are recorded in "
-            "DIR/failed/ and listed; the sweep goes on (with --strict the exit status is 3 "
-            "when any case failed)."),
+            "--ranks-per-case ranks, one case per group at a time. --shard i/N runs one part "
+            "of the cases (job arrays; no dataset: merge with `dataset DIR` when all are "
+            "done). Started again, it skips finished cases and redoes unfinished ones. Failed "
+            "cases are recorded in DIR/failed/ and listed; the sweep goes on (with --strict "
+            "the exit status is 3 when any case failed)."),
     )
     p.add_argument("spec", type=Path, metavar="SWEEP.yaml", help="sweep spec")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -66,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="MPI ranks per case (default 1; >1 uses LAMMPS domain decomposition)")
     p.add_argument("--mpi", action="store_true",
                    help="MPI mode even when no MPI launcher is detected")
+    p.add_argument("--shard", type=_shard, default=None, metavar="i/N",
+                   help="run only part i of N of the cases (0 <= i < N)")
+    p.add_argument("--claim-timeout", type=_positive_float, default=DEFAULT_CLAIM_TIMEOUT_S,
+                   metavar="S", help="seconds after which a case claimed on another host "
+                   f"without a heartbeat is taken over (default {DEFAULT_CLAIM_TIMEOUT_S:g})")
     p.add_argument("--retry-failed", action="store_true", help="run recorded failures again")
     p.add_argument("--only", default=None, metavar="ID,ID",
                    help="run only these case ids (comma-separated)")
@@ -76,21 +98,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"exit with status {EXIT_FAILED_CASES} when any case failed")
     p.add_argument("--train", action="store_true",
                    help="train the CNN on the dataset afterwards (DIR/model)")
-    g = p.add_argument_group("cluster batch script (--slurm writes DIR/sweep.slurm, runs nothing)")
+    g = p.add_argument_group("cluster batch script (--slurm writes DIR/sweep.slurm, or with "
+                             "--array DIR/sweep_array.slurm; runs nothing)")
     g.add_argument("--slurm", action="store_true", help="write a Slurm batch script and exit")
-    g.add_argument("--nodes", type=_positive_int, default=1)
-    g.add_argument("--tasks-per-node", type=_positive_int, default=32)
+    g.add_argument("--array", type=_positive_int, default=None, metavar="N",
+                   help="a job array of N tasks, task i running --shard i/N")
+    g.add_argument("--cpus-per-task", type=_positive_int, default=1, metavar="C",
+                   help="--array: cores (and worker processes) per task (default 1)")
+    g.add_argument("--nodes", type=_positive_int, default=1, help="mpirun script: nodes")
+    g.add_argument("--tasks-per-node", type=_positive_int, default=32,
+                   help="mpirun script: MPI ranks per node")
     g.add_argument("--hours", type=_positive_float, default=24.0, help="time limit (h)")
     g.add_argument("--partition", default=None)
     g.add_argument("--account", default=None)
     p.set_defaults(func=run_sweep)
 
+
+def _register_status_dataset(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("status", help="done / failed (with reasons) / pending cases",
                               description="Status of a sweep folder.")
     p.add_argument("dir", type=Path, metavar="DIR", help="sweep folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--max-list", type=_positive_int, default=20,
                    help="cases listed per category (default 20)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="workers for the projected time left (default: cases running now)")
     p.set_defaults(func=run_status)
 
     p = subparsers.add_parser(
@@ -102,7 +134,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="split fractions (default: the sweep's, else 0.64,0.16,0.20)")
     p.add_argument("--split-seed", type=int, default=None)
     p.set_defaults(func=run_dataset)
-    _register_noise(subparsers)
 
 
 def _register_noise(subparsers: argparse._SubParsersAction) -> None:
@@ -165,6 +196,56 @@ def _train(out: Path, settings: dict) -> None:
         print(f"  {name:<24} R2 test {'-' if r2 is None else format(r2, '.3f')}")
 
 
+def _list(sweep: sw.Sweep, shard: sw.Shard | None) -> int:
+    cases = sweep.cases()
+    if shard is not None:
+        cases = shard.select(cases, lambda c: cost_estimate(c.spec))
+    for c in cases:
+        print(c.id, c.seed, json.dumps(c.params))
+    print(f"{len(cases)} cases" + (f" (shard {shard} of {len(sweep.cases())})" if shard else ""))
+    return 0
+
+
+def _write_slurm(ns: argparse.Namespace, sweep: sw.Sweep, out: Path) -> int:
+    common = dict(hours=getattr(ns, "hours", 24.0), partition=getattr(ns, "partition", None),
+                  account=getattr(ns, "account", None), job_name=f"assb-{sweep.name}")
+    array = getattr(ns, "array", None)
+    if array:
+        text = sw.slurm_array_script(
+            ns.spec, out, array=array, cpus_per_task=getattr(ns, "cpus_per_task", 1),
+            claim_timeout_s=getattr(ns, "claim_timeout", DEFAULT_CLAIM_TIMEOUT_S), **common)
+        name = "sweep_array.slurm"
+    else:
+        text = sw.slurm_script(
+            ns.spec, out, nodes=getattr(ns, "nodes", 1),
+            tasks_per_node=getattr(ns, "tasks_per_node", 32),
+            ranks_per_case=ns.ranks_per_case or 1, **common)
+        name = "sweep.slurm"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    path.write_text(text)
+    path.chmod(0o755)
+    print(f"wrote {path} ({len(sweep.cases())} cases); submit it with: sbatch {path}")
+    if array:
+        print(f"when every task has ended: python -m assb_lmp dataset {out}")
+    return 0
+
+
+def _export(ns: argparse.Namespace, sweep: sw.Sweep, out: Path, st: sw.SweepStatus) -> None:
+    if not sweep.spec.analyze:
+        print("analysis is off in this sweep (analyze: false): no dataset")
+    elif getattr(ns, "shard", None) is not None:
+        print(f"shard {ns.shard}: no dataset; when every shard has ended: "
+              f"python -m assb_lmp dataset {out}")
+    elif not getattr(ns, "no_dataset", False) and st.done:
+        info = dataset.export(out)
+        sp = info["split"]
+        print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
+              f"{sp['test']}) -> {info['path']}")
+        if getattr(ns, "train", False):
+            _train(out, dict(sweep.spec.train))
+
+
 def run_sweep(ns: argparse.Namespace) -> int:
     """Handler of ``sweep`` (and of ``demo``): run, export the dataset, optionally train.
 
@@ -173,45 +254,25 @@ def run_sweep(ns: argparse.Namespace) -> int:
     """
     sweep = sw.load_sweep(ns.spec)
     out = Path(ns.out) if ns.out else sw.default_out(sweep)
+    shard = getattr(ns, "shard", None)
     if getattr(ns, "list", False):
-        for c in sweep.cases():
-            print(c.id, c.seed, json.dumps(c.params))
-        print(f"{len(sweep.cases())} cases")
-        return 0
-    if getattr(ns, "slurm", False):
-        text = sw.slurm_script(
-            ns.spec, out, nodes=getattr(ns, "nodes", 1),
-            tasks_per_node=getattr(ns, "tasks_per_node", 32),
-            ranks_per_case=ns.ranks_per_case or 1, hours=getattr(ns, "hours", 24.0),
-            partition=getattr(ns, "partition", None), account=getattr(ns, "account", None),
-            job_name=f"assb-{sweep.name}")
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "sweep.slurm"
-        path.write_text(text)
-        path.chmod(0o755)
-        print(f"wrote {path} ({len(sweep.cases())} cases); submit it with: sbatch {path}")
-        return 0
+        return _list(sweep, shard)
+    if getattr(ns, "slurm", False) or getattr(ns, "array", None):
+        return _write_slurm(ns, sweep, out)
     only = getattr(ns, "only", None)
     st = sw.run(
         sweep, out, jobs=ns.jobs, ranks_per_case=ns.ranks_per_case or 1,
         mpi=True if getattr(ns, "mpi", False) else None,
         retry_failed=getattr(ns, "retry_failed", False),
         progress=not getattr(ns, "no_progress", False),
-        only=only.split(",") if only else None)
+        only=only.split(",") if only else None, shard=shard,
+        claim_timeout_s=getattr(ns, "claim_timeout", DEFAULT_CLAIM_TIMEOUT_S))
     if st is None:  # an MPI rank other than 0
         return 0
     print(st.report())
     rate = 3600.0 * st.ran / st.seconds if st.seconds > 0 and st.ran else 0.0
     print(f"ran {st.ran} case(s) in {st.seconds:.1f} s ({rate:.0f} cases/h) -> {out}")
-    if not sweep.spec.analyze:
-        print("analysis is off in this sweep (analyze: false): no dataset")
-    elif not getattr(ns, "no_dataset", False) and st.done:
-        info = dataset.export(out)
-        sp = info["split"]
-        print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
-              f"{sp['test']}) -> {info['path']}")
-        if getattr(ns, "train", False):
-            _train(out, dict(sweep.spec.train))
+    _export(ns, sweep, out, st)
     if st.failed:
         print(f"{len(st.failed)} case(s) failed; their folders and reasons are in "
               f"{out / 'failed'} (python -m assb_lmp status {out})")
@@ -222,7 +283,7 @@ def run_sweep(ns: argparse.Namespace) -> int:
 
 def run_status(ns: argparse.Namespace) -> int:
     """Handler of ``status``."""
-    st = sw.status(ns.dir)
+    st = sw.status(ns.dir, workers=ns.workers)
     if ns.json:
         print(json.dumps(st.as_dict(), indent=2))
     else:

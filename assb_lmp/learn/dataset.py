@@ -2,9 +2,11 @@
 
 ``export(DIR)`` writes ``DIR/dataset/`` (ARCHITECTURE.md, "Dataset"):
 
-* ``manifest.csv``: ``case_id, image, split, <9 targets>, <sweep parameters>, structure,
-  seed``; ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of
-  the case's ``image.png``);
+* ``manifest.csv``: ``case_id, image, split, <9 targets>, steps, lammps_s, peak_rss_mib,
+  inside_contact_law, <sweep parameters>, structure, seed`` (the four per-case columns of
+  :func:`assb_lmp.sweep.store.case_metrics`, empty where a case does not record them);
+  ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of the
+  case's ``image.png``);
 * ``arrays.npz``: ``images`` uint8 (N, 224, 224), ``labels`` float64 (N, 9), ``targets``,
   ``case_ids``, ``split`` and, beyond the contract, ``seeds``, ``structures``,
   ``param_names`` and ``params`` float64 (N, P; NaN where a value is not a number).
@@ -43,6 +45,7 @@ from assb_lmp.core.errors import AnalysisError, ModelError, SpecError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text, read_json
 from assb_lmp.learn.images import IMAGE_SIZE
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.sweep.store import METRIC_COLUMNS, case_metrics
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +214,14 @@ def _write_manifest(folder: Path, rows: list[_Row], split: list[str], names: lis
     """``manifest.csv`` and the copies of the images under ``images/``."""
     text = io.StringIO()
     w = csv.writer(text, lineterminator="\n")
-    w.writerow(["case_id", "image", "split", *TARGETS, *names, "structure", "seed"])
+    w.writerow(["case_id", "image", "split", *TARGETS, *METRIC_COLUMNS, *names, "structure",
+                "seed"])
     for r, sp in zip(rows, split, strict=True):
         rel = f"images/{r.case_id}.png"
         shutil.copyfile(r.image_src, folder / rel)
+        metrics = case_metrics(r.image_src.parent)  # the case folder
         w.writerow([r.case_id, rel, sp, *(_fmt(v) for v in r.labels),
+                    *(_fmt(metrics[k]) for k in METRIC_COLUMNS),
                     *(_fmt(r.params.get(k)) for k in names), _fmt(r.structure), r.seed])
     atomic_write_text(folder / "manifest.csv", text.getvalue())
 

@@ -238,6 +238,7 @@ def expand(sweep: Sweep) -> list[Case]:
         texts[key] = dict(zip(map(json.dumps, values[key]), shown, strict=True))
     width = max(2, len(str(spec.structures - 1)))
     cases: list[Case] = []
+    structures: dict[tuple[int, str], int] = {}  # (structure, seeded values) -> seed
     for combo in itertools.product(*(range(len(values[d[0]])) for d in dims)):
         chosen = {k: values[k][i] for d, i in zip(dims, combo, strict=True) for k in d}
         params = {k: chosen[k] for k in keys}
@@ -248,7 +249,8 @@ def expand(sweep: Sweep) -> list[Case]:
                 raise SpecError(f"{sweep.source}: case id {cid!r} is not a safe name "
                                 f"({SAFE_NAME}; at most 64 characters); shorten the "
                                 "axis labels or formats")
-            seed = case_seed(spec.seed, s, params if spec.seed_per == "case" else None)
+            seeded = {k: v for k, v in params.items() if spec.axes[k].in_seed}
+            seed = case_seed(spec.seed, s, seeded if spec.seed_per == "case" else None)
             data = copy.deepcopy(sweep.base)
             where = f"{sweep.source}: case {cid}"
             if sweep.base_file is not None:
@@ -260,7 +262,8 @@ def expand(sweep: Sweep) -> list[Case]:
             shown = ", ".join(f"{k} = {v!r}" for k, v in params.items())
             resolved = parse_case(data, f"{where} ({shown or 'base'})")
             cases.append(Case(cid, seed, s, params, resolved))
-    if spec.seed_per == "case" and len({c.seed for c in cases}) != len(cases):
+            structures[(s, json.dumps(seeded, sort_keys=True))] = seed
+    if spec.seed_per == "case" and len(set(structures.values())) != len(structures):
         raise SpecError(f"{sweep.source}: two cases drew the same seed; change the sweep seed")
     return cases
 
