@@ -76,6 +76,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{s['name']:>10}: {s['steps']:>8} steps {s['wall_s']:7.2f} s  "
                   f"cell {' x '.join(f'{v:.3f}' for v in s['cell_um'])} um  P [MPa] {p}")
         print(f"total {summary['timing']['total_s']:.2f} s -> {out}/summary.json")
+        warning = runner.validity_warning(summary)
+        if warning:
+            print(warning, file=sys.stderr)
     return 0
 
 
