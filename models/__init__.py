@@ -5,5 +5,5 @@ plus ``provenance.json``: the exact command that trained it, the source folder, 
 and SHA-256 sums. ``default/`` is the model that ``python -m assb_lmp predict`` and
 ``gradcam`` use without ``--model``. Models are data, not output: they are put here only
 by ``python -m assb_lmp ship-model MODEL_DIR`` (:mod:`assb_lmp.learn.ship`), which checks
-the folder, refuses a model trained on synthetic labels, and keeps it under 8 MB.
+the folder, refuses a model trained on synthetic labels, and keeps it under 8 MiB.
 """
