@@ -164,6 +164,11 @@ def _fmt(v: float | None, w: int) -> str:
     return f"{v:>{w}.4g}" if v is not None else f"{'-':>{w}}"
 
 
+def _r2(v: float | None, w: int) -> str:
+    """An R² to three decimals, right-aligned in ``w`` characters ("-" when undefined)."""
+    return f"{v:>{w}.3f}" if v is not None else f"{'-':>{w}}"
+
+
 def _train(args: argparse.Namespace) -> int:
     """Handler of ``train``."""
     _ensure_logging()
@@ -207,10 +212,10 @@ def _print_columns(rows: list[dict], model: CnnModel, r2: dict) -> None:
     width = max(24, *(len(t) for t in model.targets))
     colw = max(12, *(len(n) + 2 for n in names))
     print(f"{'quantity':<{width}} {'unit':<6}" + "".join(f"{n:>{colw}}" for n in names)
-          + f"{'test R2':>9}")
+          + f"{'test R2':>10}")
     for t, u in zip(model.targets, model.units(), strict=True):
         print(f"{t:<{width}} {u:<6}" + "".join(f"{r['predictions'][t]:>{colw}.4g}"
-                                               for r in rows) + _fmt(r2.get(t), 9))
+                                               for r in rows) + _r2(r2.get(t), 10))
 
 
 def _print_rows(rows: list[dict], model: CnnModel, r2: dict) -> None:
@@ -223,7 +228,7 @@ def _print_rows(rows: list[dict], model: CnnModel, r2: dict) -> None:
                                                                       strict=True)))
     print(f"{'':<{namew}}" + "".join(f"{'(' + u + ')':>{w}}"
                                      for u, w in zip(model.units(), colw, strict=True)))
-    print(f"{'test R2':<{namew}}" + "".join(_fmt(r2.get(t), w)
+    print(f"{'test R2':<{namew}}" + "".join(_r2(r2.get(t), w)
                                             for t, w in zip(targets, colw, strict=True)))
     for n, r in zip(names, rows, strict=True):
         print(f"{n:<{namew}}" + "".join(f"{r['predictions'][t]:>{w}.4g}"
@@ -269,7 +274,7 @@ def _gradcam(args: argparse.Namespace) -> int:
                               f"{Path(image_path).name}")
     if args.npy is not None:
         np.save(args.npy, heat)
-    print(f"{args.target} = {value:.6g} {unit} (test R2 {_fmt(r2.get(args.target), 0)}); "
+    print(f"{args.target} = {value:.6g} {unit} (test R2 {_r2(r2.get(args.target), 0)}); "
           f"Grad-CAM {ms:.1f} ms; wrote {args.out}")
     return 0
 

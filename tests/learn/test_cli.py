@@ -79,11 +79,11 @@ def test_cli_predict_shows_test_r2_and_takes_model_option(trained, dataset, caps
     assert "test R2" in lines[1]
     row = next(line for line in lines if line.startswith("porosity "))
     r2 = metrics["targets"]["porosity"]["r2"]
-    assert row.split()[-1] == f"{r2:.4g}"  # the model's test R² beside the value
+    assert row.split()[-1] == f"{r2:.3f}"  # the model's test R² beside the value
     assert _run_cli(["predict", *map(str, images), "--model", str(out)]) == 0  # rows
     lines = capsys.readouterr().out.splitlines()
     r2_row = next(line for line in lines if line.startswith("test R2"))
-    assert f"{metrics['targets']['am_area_fraction']['r2']:.4g}" in r2_row.split()
+    assert f"{metrics['targets']['am_area_fraction']['r2']:.3f}" in r2_row.split()
 
 
 def test_cli_uses_the_shipped_model_without_model_option(trained, dataset, tmp_path,
