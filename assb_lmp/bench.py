@@ -275,7 +275,7 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
                                          width_um=qs_width_um)
     if "sweep" in parts:
         try:
-            from assb_lmp.sweep import sweep
+            from assb_lmp.sweep import bench as sweep
         except ImportError:
             sweep = None
         if sweep is not None and hasattr(sweep, "bench_sweep"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assb_lmp.build import multisphere
+from assb_lmp.build.multisphere import union_area_perimeter, union_volume_surface_3d
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def group(ids: np.ndarray, phase: np.ndarray, radius: np.ndarray, pos: np.ndarra
                     com[ax] = box_lo[ax] + (com[ax] - box_lo[ax]) % length
         rel[sel] = d - com_rel
         r = radius[sel].astype(float)
-        a, p = multisphere.union_area_perimeter(rel[sel, :2], r)
-        v, s = multisphere.union_volume_surface_3d(rel[sel], r, samples=surface_samples)
+        a, p = union_area_perimeter(rel[sel, :2], r)
+        v, s = union_volume_surface_3d(rel[sel], r, samples=surface_samples)
         p_pos[k] = com
         area[k], perim[k], vol3[k], surf[k] = a, p, v, s
         p_rad[k] = math.sqrt(a / math.pi)

@@ -23,17 +23,16 @@ wrong. Files ending in ``.gz`` are read through :mod:`gzip`.
 The case-folder contract (``ARCHITECTURE.md``) names the files per stage:
 ``dumps/<stage>.atoms.dump``, ``dumps/<stage>.contacts.dump``,
 ``dumps/<stage>.cell.json`` and ``dumps/<stage>.series.txt``. Units are LAMMPS
-``units micro`` (µm, nN, µs) in the dumps and named units (``_um``, ``_mpa``) in the
-JSON and series files.
+``units micro`` (µm, nN, µs) in the dumps. The side files (paths, ``cell.json``,
+``series.txt``) are read by :mod:`assb_lmp.analysis.stage_files`; their names are re-exported
+here so that one import serves a whole stage.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
 import logging
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,15 @@ from typing import IO
 
 import numpy as np
 
+from assb_lmp.analysis.stage_files import (
+    CELL_KEYS,
+    SERIES_COLUMNS,
+    discover_stages,
+    format_series,
+    read_cell,
+    read_series,
+    stage_paths,
+)
 from assb_lmp.core.errors import AnalysisError
 
 log = logging.getLogger(__name__)
@@ -63,14 +71,6 @@ CONTACT_COLUMNS: tuple[str, ...] = (
 )
 #: Wall names of the contract, in the order of their columns.
 WALLS: tuple[str, ...] = ("xlo", "xhi", "ylo", "yhi")
-#: Keys every ``<stage>.cell.json`` must have.
-CELL_KEYS: tuple[str, ...] = (
-    "stage", "step", "xlo_um", "xhi_um", "ylo_um", "yhi_um", "zlo_um", "zhi_um", "depth_um",
-)
-#: Columns of ``<stage>.series.txt``.
-SERIES_COLUMNS: tuple[str, ...] = (
-    "step", "time_us", "width_um", "p_move_mpa", "p_fix_mpa", "ke_fj", "rate_per_us",
-)
 
 
 @dataclass
@@ -227,6 +227,101 @@ def _parse_rows(
     return data
 
 
+@dataclass
+class _Header:
+    """The header sections of a frame read so far."""
+
+    timestep: int
+    start: int
+    n: int | None = None
+    time: float | None = None
+    box: np.ndarray = field(default_factory=lambda: np.zeros((3, 2)))
+    tilt: np.ndarray | None = None
+    boundary: tuple[str, ...] = ()
+
+
+def _read_box(lines: _Lines, key: str, head: _Header) -> None:
+    """``ITEM: BOX BOUNDS [xy xz yz] flags``: three lines of bounds (and tilts)."""
+    path = lines.path
+    flags = key[len("BOX BOUNDS"):].split()
+    triclinic = len(flags) >= 3 and flags[0] == "xy"
+    head.boundary = tuple(flags[3:] if triclinic else flags)
+    vals = []
+    for _ in range(3):
+        row = lines.next("a box-bounds line").split()
+        try:
+            vals.append([float(v) for v in row])
+        except ValueError:
+            raise AnalysisError(f"{path}: line {lines.lineno}: bad box bounds {row!r}") from None
+    try:
+        head.box = np.array([v[:2] for v in vals], dtype=float)
+        if triclinic:
+            head.tilt = np.array([v[2] for v in vals], dtype=float)
+    except (IndexError, ValueError):
+        raise AnalysisError(f"{path}: line {lines.lineno}: bad box bounds") from None
+
+
+def _read_rows(lines: _Lines, key: str, head: _Header) -> Frame:
+    """``ITEM: ATOMS ...`` / ``ITEM: ENTRIES ...`` and the rows of the frame."""
+    path, timestep = lines.path, head.timestep
+    kind = "atoms" if key.startswith("ATOMS") else "entries"
+    columns = tuple(key.split()[1:])
+    if not columns:
+        raise AnalysisError(
+            f"{path}: line {lines.lineno}: no column names after ITEM: {kind.upper()}")
+    if len(set(columns)) != len(columns):
+        raise AnalysisError(f"{path}: line {lines.lineno}: repeated column names in {key!r}")
+    if head.n is None:
+        raise AnalysisError(
+            f"{path}: line {lines.lineno}: frame at timestep {timestep} has no "
+            "'ITEM: NUMBER OF ...' section")
+    first = lines.lineno + 1
+    rows = lines.take(head.n)
+    if len(rows) < head.n:
+        raise AnalysisError(
+            f"{path}: truncated dump: the frame at timestep {timestep} (line {head.start}) "
+            f"announces {head.n} rows but the file ends after {len(rows)}")
+    if rows and not rows[-1].endswith("\n"):
+        raise AnalysisError(
+            f"{path}: truncated dump: line {lines.lineno} (the last row of the frame at "
+            f"timestep {timestep}) has no line end")
+    data = _parse_rows(rows, len(columns), columns, lines, first, timestep)
+    return Frame(timestep=timestep, kind=kind, box=head.box, boundary=head.boundary,
+                 columns=columns, data=data, source=path, tilt=head.tilt, time=head.time,
+                 line=head.start)
+
+
+def _read_frame(lines: _Lines) -> Frame:
+    """One frame after its ``ITEM: TIMESTEP`` line."""
+    path = lines.path
+    start = lines.lineno
+    head = _Header(timestep=_parse_int(lines.next("the timestep"), lines, "the timestep"),
+                   start=start)
+    while True:
+        item = lines.next("an ITEM: line")
+        if not item.startswith("ITEM:"):
+            raise AnalysisError(
+                f"{path}: line {lines.lineno}: frame at timestep {head.timestep}: expected an "
+                f"'ITEM:' line, got {item.strip()[:60]!r}")
+        key = item[5:].strip()
+        if key.startswith("NUMBER OF"):
+            head.n = _parse_int(lines.next("the number of rows"), lines, "the number of rows")
+        elif key.startswith("BOX BOUNDS"):
+            _read_box(lines, key, head)
+        elif key.startswith("TIME"):
+            try:
+                head.time = float(lines.next("the time").split()[0])
+            except (ValueError, IndexError):
+                raise AnalysisError(f"{path}: line {lines.lineno}: bad time") from None
+        elif key.startswith("UNITS"):
+            lines.next("the units")
+        elif key.startswith("ATOMS") or key.startswith("ENTRIES"):
+            return _read_rows(lines, key, head)
+        else:
+            raise AnalysisError(
+                f"{path}: line {lines.lineno}: unknown dump section {item.strip()!r}")
+
+
 def iter_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     """Yield the frames of a LAMMPS text dump one at a time.
 
@@ -264,92 +359,7 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
                     f"{path}: line {lines.lineno}: not a LAMMPS text dump (expected "
                     f"'ITEM: TIMESTEP', got {header.strip()[:60]!r})"
                 )
-            start = lines.lineno
-            timestep = _parse_int(lines.next("the timestep"), lines, "the timestep")
-            n: int | None = None
-            time: float | None = None
-            box = np.zeros((3, 2))
-            tilt: np.ndarray | None = None
-            boundary: tuple[str, ...] = ()
-            while True:
-                item = lines.next("an ITEM: line")
-                if not item.startswith("ITEM:"):
-                    raise AnalysisError(
-                        f"{path}: line {lines.lineno}: frame at timestep {timestep}: "
-                        f"expected an 'ITEM:' line, got {item.strip()[:60]!r}"
-                    )
-                key = item[5:].strip()
-                if key.startswith("NUMBER OF"):
-                    n = _parse_int(lines.next("the number of rows"), lines, "the number of rows")
-                elif key.startswith("BOX BOUNDS"):
-                    flags = key[len("BOX BOUNDS"):].split()
-                    triclinic = len(flags) >= 3 and flags[0] == "xy"
-                    boundary = tuple(flags[3:] if triclinic else flags)
-                    vals = []
-                    for _ in range(3):
-                        row = lines.next("a box-bounds line").split()
-                        try:
-                            vals.append([float(v) for v in row])
-                        except ValueError:
-                            raise AnalysisError(
-                                f"{path}: line {lines.lineno}: bad box bounds {row!r}"
-                            ) from None
-                    try:
-                        box = np.array([v[:2] for v in vals], dtype=float)
-                        if triclinic:
-                            tilt = np.array([v[2] for v in vals], dtype=float)
-                    except (IndexError, ValueError):
-                        raise AnalysisError(
-                            f"{path}: line {lines.lineno}: bad box bounds"
-                        ) from None
-                elif key.startswith("TIME"):
-                    try:
-                        time = float(lines.next("the time").split()[0])
-                    except (ValueError, IndexError):
-                        raise AnalysisError(f"{path}: line {lines.lineno}: bad time") from None
-                elif key.startswith("UNITS"):
-                    lines.next("the units")
-                elif key.startswith("ATOMS") or key.startswith("ENTRIES"):
-                    kind = "atoms" if key.startswith("ATOMS") else "entries"
-                    columns = tuple(key.split()[1:])
-                    if not columns:
-                        raise AnalysisError(
-                            f"{path}: line {lines.lineno}: no column names after ITEM: "
-                            f"{kind.upper()}"
-                        )
-                    if len(set(columns)) != len(columns):
-                        raise AnalysisError(
-                            f"{path}: line {lines.lineno}: repeated column names in {key!r}"
-                        )
-                    if n is None:
-                        raise AnalysisError(
-                            f"{path}: line {lines.lineno}: frame at timestep {timestep} has "
-                            "no 'ITEM: NUMBER OF ...' section"
-                        )
-                    first = lines.lineno + 1
-                    rows = lines.take(n)
-                    if len(rows) < n:
-                        raise AnalysisError(
-                            f"{path}: truncated dump: the frame at timestep {timestep} "
-                            f"(line {start}) announces {n} rows but the file ends after "
-                            f"{len(rows)}"
-                        )
-                    if rows and not rows[-1].endswith("\n"):
-                        raise AnalysisError(
-                            f"{path}: truncated dump: line {lines.lineno} (the last row of "
-                            f"the frame at timestep {timestep}) has no line end"
-                        )
-                    data = _parse_rows(rows, len(columns), columns, lines, first, timestep)
-                    yield Frame(
-                        timestep=timestep, kind=kind, box=box, boundary=boundary,
-                        columns=columns, data=data, source=path, tilt=tilt, time=time,
-                        line=start,
-                    )
-                    break
-                else:
-                    raise AnalysisError(
-                        f"{path}: line {lines.lineno}: unknown dump section {item.strip()!r}"
-                    )
+            yield _read_frame(lines)
 
 
 def read_last_frame(path: str | os.PathLike[str]) -> Frame:
@@ -433,110 +443,9 @@ def write_dump(path: str | os.PathLike[str], frames: Sequence[str]) -> Path:
     return path
 
 
-# --------------------------------------------------------------------- stage files
-def stage_paths(case_dir: str | os.PathLike[str], stage: str) -> dict[str, Path]:
-    """Paths of the four files of a stage: ``atoms``, ``contacts``, ``cell``, ``series``."""
-    d = Path(case_dir) / "dumps"
-    return {
-        "atoms": d / f"{stage}.atoms.dump",
-        "contacts": d / f"{stage}.contacts.dump",
-        "cell": d / f"{stage}.cell.json",
-        "series": d / f"{stage}.series.txt",
-    }
-
-
-def discover_stages(case_dir: str | os.PathLike[str]) -> list[str]:
-    """Stage names that have an atoms dump in ``DIR/dumps/``, unordered (sorted by name)."""
-    d = Path(case_dir) / "dumps"
-    if not d.is_dir():
-        return []
-    suffix = ".atoms.dump"
-    return sorted(p.name[: -len(suffix)] for p in d.glob(f"*{suffix}"))
-
-
-def read_cell(path: str | os.PathLike[str]) -> dict:
-    """Read and check a ``<stage>.cell.json``.
-
-    Returns
-    -------
-    dict
-        The JSON object (bounds in µm, pressures in MPa).
-
-    Raises
-    ------
-    AnalysisError
-        If the file is missing, not JSON, lacks a key of :data:`CELL_KEYS` or has
-        non-finite or inverted bounds.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AnalysisError(f"{path}: cell file not found")
-    try:
-        cell = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise AnalysisError(f"{path}: not a readable JSON file ({exc}); truncated?") from None
-    if not isinstance(cell, dict):
-        raise AnalysisError(f"{path}: expected a JSON object")
-    missing = [k for k in CELL_KEYS if k not in cell]
-    if missing:
-        raise AnalysisError(f"{path}: missing key(s) {', '.join(missing)}")
-    for ax in "xyz":
-        lo, hi = cell[f"{ax}lo_um"], cell[f"{ax}hi_um"]
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (lo, hi)) or hi <= lo:
-            raise AnalysisError(f"{path}: bad {ax} bounds [{lo!r}, {hi!r}]")
-    return cell
-
-
-def read_series(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a ``<stage>.series.txt`` whitespace table with a ``#`` header.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        One array per column of the header (empty arrays for an empty table).
-
-    Raises
-    ------
-    AnalysisError
-        If the file is missing, has no header or ragged rows.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AnalysisError(f"{path}: series file not found")
-    names: list[str] | None = None
-    rows: list[list[float]] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for k, line in enumerate(fh, start=1):
-            s = line.strip()
-            if not s:
-                continue
-            if s.startswith("#"):
-                if names is None and len(s[1:].split()) > 1:
-                    names = s[1:].split()
-                continue
-            if names is None:
-                raise AnalysisError(f"{path}: line {k}: data before the '#' header")
-            parts = s.split()
-            if len(parts) != len(names):
-                raise AnalysisError(
-                    f"{path}: line {k}: expected {len(names)} values ({' '.join(names)}), "
-                    f"got {len(parts)}"
-                )
-            try:
-                rows.append([float(p) for p in parts])
-            except ValueError:
-                raise AnalysisError(f"{path}: line {k}: non-numeric value in {s!r}") from None
-    if names is None:
-        raise AnalysisError(f"{path}: no '#' header line")
-    table = np.array(rows, dtype=float).reshape(len(rows), len(names))
-    return {name: table[:, j] for j, name in enumerate(names)}
-
-
-def format_series(columns: Mapping[str, Sequence[float] | np.ndarray]) -> str:
-    """A series table (``# step time_us ...`` header, one row per sample) as text."""
-    names = list(columns)
-    cols = [np.asarray(columns[c], dtype=float) for c in names]
-    lines = ["# " + " ".join(names)]
-    for row in zip(*cols, strict=True):
-        lines.append(" ".join(f"{v:.10g}" for v in row))
-    return "\n".join(lines) + "\n"
+__all__ = [
+    "ATOM_COLUMNS", "CELL_KEYS", "CONTACT_COLUMNS", "INTEGER_COLUMNS", "SERIES_COLUMNS",
+    "WALLS", "Frame", "discover_stages", "format_frame", "format_series", "iter_frames",
+    "read_cell", "read_frames", "read_last_frame", "read_series", "stage_paths",
+    "write_dump",
+]

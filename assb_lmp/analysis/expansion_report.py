@@ -1,6 +1,6 @@
 """Before/after report of an expand stage (So et al. 2021, the SE stress field of Fig. 2).
 
-For every ``expand`` stage of a case, :func:`assb_lmp.analysis.mechanics.analyze_case` compares the
+For every ``expand`` stage of a case, :func:`assb_lmp.analysis.case.analyze_case` compares the
 analysed state at the end of the stage with the state at the end of the stage before it
 (e.g. ``release`` at the 25 MPa stack pressure) and writes
 
@@ -16,7 +16,7 @@ analysed state at the end of the stage with the state at the end of the stage be
   the same atoms in both states).
 
 Stresses are Love–Weber mean compressive stresses (MPa, compression positive), see
-:mod:`assb_lmp.mechanics`. This module only reads analysed stages; it imports nothing
+:mod:`assb_lmp.analysis.stress`. This module only reads analysed stages; it imports nothing
 that runs LAMMPS.
 """
 
@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-AM, SE = 1, 2
+from assb_lmp.analysis import plots
+from assb_lmp.analysis.contacts import AM, SE
 
 #: Labels compared before/after (name → unit).
 COMPARED = {
@@ -65,7 +66,7 @@ def _change(before: float | None, after: float | None) -> dict:
 
 
 def compare(before: Any, after: Any, requested: dict | None = None) -> dict:
-    """Compare two analysed stages (:class:`assb_lmp.analysis.mechanics.StageResult`).
+    """Compare two analysed stages (:class:`assb_lmp.analysis.result.StageResult`).
 
     Parameters
     ----------
@@ -144,8 +145,6 @@ def comparison_figure(before: Any, after: Any, report: dict | None = None,
     and the change of each SE particle's stress; AM particles drawn gray."""
     from matplotlib.colors import Normalize, TwoSlopeNorm
     from matplotlib.figure import Figure
-
-    from assb_lmp.analysis import plots
 
     fig = Figure(figsize=(15.0, 5.2))
     fig.subplots_adjust(left=0.05, right=0.95, bottom=0.11, top=0.86, wspace=0.35)

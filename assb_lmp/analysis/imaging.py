@@ -8,7 +8,7 @@ cell drawn with y up.
 Every pixel is sampled at its centre. A pixel inside several discs (overlapping
 particles) goes to the disc with the smallest *power* ``|x − c|² − r²``; the overlap
 lens of two discs is thereby split on their radical line, the same plane on which
-:mod:`assb_lmp.mechanics` puts the contact point. Exact ties go to the particle listed
+:mod:`assb_lmp.analysis.contacts` puts the contact point. Exact ties go to the particle listed
 first. The result does not depend on drawing order, so it is deterministic.
 
 Quasi-2D: the section is the plane of the centres and every particle is a disc of its
@@ -165,7 +165,7 @@ def render_section(
     phases : numpy.ndarray, shape (n,)
         Phase per particle: 1 or ``"AM"`` (gray 128), 2 or ``"SE"`` (white 255).
     window : (x0, x1, y0, y1)
-        The window (µm), e.g. :func:`assb_lmp.analysis.mechanics.window_from_cell`.
+        The window (µm), e.g. :func:`assb_lmp.analysis.window.window_from_cell`.
     pixels : int or (nx, ny)
         Image size; 224 for the CNN, larger for figures.
     plane_z_um : float or None

@@ -296,7 +296,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = DPI) -> Pa
 
 def contact_segments(res: Any) -> tuple[np.ndarray, np.ndarray]:
     """Line segments (m, 2, 2) and normal forces of the contacts of an analysed stage
-    (:class:`assb_lmp.analysis.mechanics.StageResult`): centre–centre for pairs, centre–contact
+    (:class:`assb_lmp.analysis.result.StageResult`): centre–centre for pairs, centre–contact
     point for walls. A pair across a periodic boundary is drawn from the first particle
     to the nearest periodic image of the second, not across the cell."""
     c = res.contacts
@@ -342,7 +342,7 @@ def write_case_figures(
     Parameters
     ----------
     res : StageResult
-        From :func:`assb_lmp.analysis.mechanics.analyze_stage`.
+        From :func:`assb_lmp.analysis.stage.analyze_stage`.
     series : mapping
         Stage name → series columns (for the pressure–strain figure).
     path_for : callable

@@ -18,8 +18,11 @@ import jinja2
 import numpy as np
 
 from assb_lmp import __version__
-from assb_lmp.core import resources
 from assb_lmp.build import packing
+from assb_lmp.core import resources
+from assb_lmp.core.errors import SpecError
+from assb_lmp.core.units import gpa_to_kpa, j_m2_to_micro, mpa_to_kpa
+from assb_lmp.materials.cards import Material, effective_modulus_gpa, effective_shear_gpa
 from assb_lmp.spec.case import (
     DT_STABILITY_FRACTION,
     MDR_DT_FACTOR,
@@ -33,9 +36,6 @@ from assb_lmp.spec.case import (
     dump_case,
     timestep_us,
 )
-from assb_lmp.core.errors import SpecError
-from assb_lmp.materials.cards import Material, effective_modulus_gpa, effective_shear_gpa
-from assb_lmp.core.units import gpa_to_kpa, j_m2_to_micro, mpa_to_kpa
 
 #: Built-in template folder.
 TEMPLATE_DIR = resources.templates_dir()
@@ -91,11 +91,19 @@ class Deck:
     context: dict
 
 
-def _damping_param(spec: CaseSpec, card: Material) -> float:
+def _damping_param(spec: CaseSpec, a: Material, b: Material | None = None) -> float:
+    """Damping parameter of a contact between cards ``a`` and ``b`` (``b`` None: like pair).
+
+    ``viscoelastic``: the spec's η0. ``tsuji`` / ``coeff_restitution``: the spec's
+    restitution override, else the geometric mean √(e_a e_b) of the two cards' restitution
+    (LAMMPS's own mixing rule for a damping coefficient, written out explicitly).
+    """
     c = spec.contact
     if c.damping == "viscoelastic":
         return c.viscoelastic_eta
-    return c.restitution if c.restitution is not None else card.e_rest
+    if c.restitution is not None:
+        return c.restitution
+    return a.e_rest if b is None else math.sqrt(a.e_rest * b.e_rest)
 
 
 def _tangential(spec: CaseSpec, mu: float, kt: float | None = None) -> str:
@@ -108,8 +116,11 @@ def _tangential(spec: CaseSpec, mu: float, kt: float | None = None) -> str:
     return f"linear_history {_g(kt if kt is not None else 0.0)} 1.0 {_g(mu)}"
 
 
-def _friction(spec: CaseSpec, card: Material) -> float:
-    return spec.contact.friction if spec.contact.friction is not None else card.mu
+def _friction(spec: CaseSpec, a: Material, b: Material | None = None) -> float:
+    """Friction of a contact: the spec's override, else √(μ_a μ_b) (``b`` None: μ_a)."""
+    if spec.contact.friction is not None:
+        return spec.contact.friction
+    return a.mu if b is None else math.sqrt(a.mu * b.mu)
 
 
 def _linear_kt(spec: CaseSpec, a: Material, b: Material) -> float:
@@ -121,6 +132,9 @@ def pair_model(spec: CaseSpec, card: Material) -> str:
     """``pair_coeff`` model text of like particles of one card (E in kPa)::
 
         hertz/material E damp nu damping <model> tangential <model> kt x_gammat mu
+
+    For a like pair LAMMPS's own mixing gives E* = E / (2 (1 − ν²)) and, with kt NULL,
+    8 G* = 8 E / (4 (2 − ν)(1 + ν)), both the closed forms for two equal cards.
     """
     kt = None if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, card)
     return (f"hertz/material {_g(gpa_to_kpa(card.E_gpa))} {_g(_damping_param(spec, card))} "
@@ -128,21 +142,60 @@ def pair_model(spec: CaseSpec, card: Material) -> str:
             f"{_tangential(spec, _friction(spec, card), kt)}")
 
 
+def _explicit_model(spec: CaseSpec, a: Material, b: Material) -> str:
+    """Contact of cards ``a`` and ``b`` with every coefficient given, none left to LAMMPS.
+
+    LAMMPS turns the E and ν of an explicitly given ``hertz/material`` coefficient set
+    (an ``I J`` pair or a wall fix) into E / (2 (1 − ν²)), so E = 2 E* and ν = 0 give the
+    Hertz modulus E* of the two cards; the Mindlin stiffness 8 G* is given explicitly
+    (with kt NULL LAMMPS would mix the already mixed E* a second time: 0.5787 × 8 G* for
+    LCO–LGPS). Damping parameter and friction: :func:`_damping_param`, :func:`_friction`
+    (geometric means of the two cards' values unless the spec overrides them).
+    """
+    e_star = gpa_to_kpa(effective_modulus_gpa(a, b))
+    g_star = gpa_to_kpa(effective_shear_gpa(a, b))
+    kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(spec, a, b)
+    return (f"hertz/material {_g(2.0 * e_star)} {_g(_damping_param(spec, a, b))} 0.0 "
+            f"damping {spec.contact.damping} tangential "
+            f"{_tangential(spec, _friction(spec, a, b), kt)}")
+
+
+def unlike_pair_model(spec: CaseSpec, a: Material, b: Material) -> str:
+    """``pair_coeff I J`` model text of particles of two different cards (AM–SE).
+
+    Every coefficient is explicit (see :func:`_explicit_model`): E = 2 E*, ν = 0,
+    kt = 8 G*, damping parameter √(e_a e_b), friction √(μ_a μ_b) (or the spec's overrides).
+    """
+    return _explicit_model(spec, a, b)
+
+
+def particle_pairs(spec: CaseSpec, am: Material, se: Material) -> list[dict]:
+    """The ``pair_coeff`` lines of a Hertz deck: ``{"types", "model", "comment"}`` each.
+
+    Type 1 = AM, type 2 = SE (like pairs mixed by LAMMPS from their own card, correct for
+    equal cards), the AM–SE pair explicit (:func:`unlike_pair_model`), type 3 the servo
+    marker (excluded from the neighbour lists; its pairs exist only because LAMMPS needs
+    coefficients for every type).
+    """
+    return [
+        {"types": "1 1", "model": pair_model(spec, am), "comment": f"AM {am.name}"},
+        {"types": "2 2", "model": pair_model(spec, se), "comment": f"SE {se.name}"},
+        {"types": "1 2", "model": unlike_pair_model(spec, am, se),
+         "comment": f"AM {am.name} - SE {se.name}: E = 2 E*, nu = 0, kt = 8 G*"},
+        {"types": "3 3", "model": pair_model(spec, se), "comment": "servo marker (excluded)"},
+    ]
+
+
 def wall_model(spec: CaseSpec, card: Material, wall: Material) -> str:
     """``fix wall/gran`` model text for particles of ``card`` against a ``wall`` card.
 
     LAMMPS gives a wall the fix's own E and nu and mixes them with themselves, so the
     fix gets E = 2 E* and nu = 0, where E* is the Hertz modulus of the particle card
-    against the wall card; the Mindlin stiffness 8 G* is given explicitly; friction is
-    the geometric mean of the two cards' (or the spec's override).
+    against the wall card; the Mindlin stiffness 8 G* is given explicitly; damping
+    parameter and friction are the geometric means of the two cards' (or the spec's
+    overrides), as for an unlike particle pair (:func:`unlike_pair_model`).
     """
-    e_star = gpa_to_kpa(effective_modulus_gpa(card, wall))
-    g_star = gpa_to_kpa(effective_shear_gpa(card, wall))
-    mu = spec.contact.friction if spec.contact.friction is not None else math.sqrt(
-        card.mu * wall.mu)
-    kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, wall)
-    return (f"hertz/material {_g(2.0 * e_star)} {_g(_damping_param(spec, card))} 0.0 "
-            f"damping {spec.contact.damping} tangential {_tangential(spec, mu, kt)}")
+    return _explicit_model(spec, card, wall)
 
 
 def damping_ratio(restitution: float) -> float:
@@ -332,12 +385,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     dim3 = spec.geometry.dimension == 3
     is_am = structure.types == packing.TYPE_AM
 
-    pairs = [
-        {"types": f"{t} {t}", "model": pair_model(spec, card), "comment": comment}
-        for t, card, comment in (
-            (1, am, f"AM {am.name}"), (2, se, f"SE {se.name}"), (3, se, "servo marker (excluded)")
-        )
-    ]
+    pairs = particle_pairs(spec, am, se)
     mdr = mdr_context(spec, se) if spec.contact.normal == "mdr" else None
     walls: list[dict] = []
     wall_regions: list[str] = []

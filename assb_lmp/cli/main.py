@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from assb_lmp.cli import bench as cli_bench
 from assb_lmp.cli import learn as cli_learn
 from assb_lmp.cli import shapes as cli_shapes
 from assb_lmp.cli import sweep as cli_sweep
-from assb_lmp.core.errors import AssbError
+from assb_lmp.core import resources
+from assb_lmp.core.errors import AssbError, SpecError
 
 log = logging.getLogger("assb_lmp")
 
@@ -78,11 +80,34 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from assb_lmp.core import resources
-
     ns = argparse.Namespace(spec=str(resources.example("quick")), out=args.out, jobs=None,
                             ranks_per_case=1, slurm=False, train=True)
     return cli_sweep.run_sweep(ns)
+
+
+def _examples(args: argparse.Namespace) -> int:
+    shipped = {p.stem: p for p in sorted(resources.examples_dir().glob("*.yaml"))}
+    if not args.copy:
+        for name, path in shipped.items():
+            first = path.read_text().splitlines()[0].lstrip("# ").strip()
+            print(f"{name:28s} {first}")
+        print("copy them with: python -m assb_lmp examples --copy DIR [NAME ...]")
+        return 0
+    names = args.names or list(shipped)
+    unknown = [n for n in names if n not in shipped]
+    if unknown:
+        raise SpecError(f"examples: {', '.join(map(repr, unknown))} not shipped; available: "
+                        f"{', '.join(shipped)}")
+    dest = Path(args.copy)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        target = dest / f"{name}.yaml"
+        if target.exists() and not args.force:
+            print(f"kept {target} (exists; --force overwrites)")
+            continue
+        shutil.copyfile(shipped[name], target)
+        print(f"wrote {target}")
+    return 0
 
 
 def _version(args: argparse.Namespace) -> int:
@@ -119,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the main job on a small scale (quick sweep, or one case)")
     s.add_argument("--out", type=Path, default=None)
     s.set_defaults(func=_demo)
+
+    s = sub.add_parser("examples", help="list the shipped example specs, or copy them here")
+    s.add_argument("names", nargs="*", help="examples to copy (default all)")
+    s.add_argument("--copy", type=Path, default=None, metavar="DIR", help="copy into DIR")
+    s.add_argument("--force", action="store_true", help="overwrite existing files")
+    s.set_defaults(func=_examples)
 
     s = sub.add_parser("version", help="print the toolkit and LAMMPS versions")
     s.set_defaults(func=_version)

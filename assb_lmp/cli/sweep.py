@@ -1,6 +1,7 @@
-"""The ``sweep``, ``status`` and ``dataset`` subcommands (thin wiring of sweep and dataset).
+"""The ``sweep``, ``status``, ``dataset`` and ``label-noise`` subcommands.
 
-The main CLI registers them with ``cli_sweep.register(subparsers)``; ``demo`` calls
+Thin wiring of :mod:`assb_lmp.sweep` and :mod:`assb_lmp.learn`: argument parsing, calls,
+printing. The main CLI registers them with ``register(subparsers)``; ``demo`` calls
 :func:`run_sweep` with the quick sweep.
 """
 
@@ -12,7 +13,10 @@ import json
 import logging
 from pathlib import Path
 
+from assb_lmp import sweep as sw
 from assb_lmp.cli.analysis import _positive_float
+from assb_lmp.learn import dataset, noise
+from assb_lmp.learn import train as cnn
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +122,8 @@ def _register_noise(subparsers: argparse._SubParsersAction) -> None:
 
 def run_label_noise(ns: argparse.Namespace) -> int:
     """Handler of ``label-noise``."""
-    from assb_lmp.learn import noise as dataset
-
-    proto = dataset.protocol_r2(ns.dataset)
-    rep = dataset.compare(ns.dataset, ns.replicate) if ns.replicate else None
+    proto = noise.protocol_r2(ns.dataset)
+    rep = noise.compare(ns.dataset, ns.replicate) if ns.replicate else None
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
@@ -150,11 +152,6 @@ def run_label_noise(ns: argparse.Namespace) -> int:
 
 def _train(out: Path, settings: dict) -> None:
     """Train the CNN on ``out/dataset`` into ``out/model`` when the CNN stage is usable."""
-    try:
-        from assb_lmp.learn import train as cnn
-    except ImportError as exc:
-        print(f"training skipped: the CNN stage is not available ({exc})")
-        return
     if importlib.util.find_spec("tensorflow") is None:
         print("training skipped: TensorFlow is not installed (pip install 'assb_lmp[cnn]')")
         return
@@ -174,9 +171,6 @@ def run_sweep(ns: argparse.Namespace) -> int:
     ``ns`` needs ``spec``, ``out``, ``jobs``, ``ranks_per_case``, ``slurm``, ``train``;
     the other options default when absent.
     """
-    from assb_lmp.learn import dataset
-    from assb_lmp.sweep import sweep as sw
-
     sweep = sw.load_sweep(ns.spec)
     out = Path(ns.out) if ns.out else sw.default_out(sweep)
     if getattr(ns, "list", False):
@@ -228,8 +222,6 @@ def run_sweep(ns: argparse.Namespace) -> int:
 
 def run_status(ns: argparse.Namespace) -> int:
     """Handler of ``status``."""
-    from assb_lmp.sweep import sweep as sw
-
     st = sw.status(ns.dir)
     if ns.json:
         print(json.dumps(st.as_dict(), indent=2))
@@ -240,8 +232,6 @@ def run_status(ns: argparse.Namespace) -> int:
 
 def run_dataset(ns: argparse.Namespace) -> int:
     """Handler of ``dataset``."""
-    from assb_lmp.learn import dataset
-
     info = dataset.export(ns.dir, ns.out, fractions=ns.split, split_seed=ns.split_seed)
     sp = info["split"]
     print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test {sp['test']})"

@@ -8,7 +8,6 @@ instead, so a failed run never looks complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -17,8 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp.analysis import dumps
-from assb_lmp.build import deck as deck_mod
+from assb_lmp.analysis.case import analyze_case
+from assb_lmp.analysis.contacts import Atoms, contact_table, pair_contacts, wall_contacts
+from assb_lmp.analysis.hertz import effective_moduli_kpa
+from assb_lmp.build.deck import write_case
 from assb_lmp.core.errors import AssbError, EngineError
+from assb_lmp.core.io import atomic_write_json, read_json
+from assb_lmp.core.units import mpa_to_kpa
 from assb_lmp.engines import lammps as engine
 from assb_lmp.spec.case import CaseSpec, timestep_us
 
@@ -37,30 +41,14 @@ def _kinetic_energy(atoms: dumps.Frame) -> float:
     return float(np.sum(0.5 * m * v2 + 0.5 * 0.4 * m * r * r * w2))
 
 
-def _wall_contacts(atoms: dumps.Frame, cell: dict) -> tuple[np.ndarray, ...]:
-    """(normal force nN, overlap µm, radius µm) of every particle-wall contact."""
-    fn, ov, rad = [], [], []
-    r = atoms["radius"]
-    planes = {
-        "xlo": ("x", cell.get("xlo_um"), "fx"),
-        "xhi": ("x", cell.get("xhi_um"), "fx"),
-        "ylo": ("y", cell.get("ylo_um"), "fy"),
-        "yhi": ("y", cell.get("yhi_um"), "fy"),
-        "zlo": ("z", cell.get("zlo_um"), "fz"),
-        "zhi": ("z", cell.get("zhi_um"), "fz"),
-    }
-    for w, (axis, pos, comp) in planes.items():
-        col = f"wall_{w}_{comp}"
-        if col not in atoms or pos is None:
-            continue
-        f = np.abs(atoms[col])
-        hit = f > 0
-        fn.append(f[hit])
-        ov.append(r[hit] - np.abs(atoms[axis][hit] - pos))
-        rad.append(r[hit])
-    if not fn:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    return np.concatenate(fn), np.concatenate(ov), np.concatenate(rad)
+def _contacts(atoms: dumps.Frame, cont: dumps.Frame, cell: dict, cell_path: Path,
+              spec: CaseSpec) -> dict[str, np.ndarray]:
+    """The stage's contact table (pairs and walls, atom level), as the analysis builds it."""
+    sorted_atoms = Atoms.from_frame(atoms)
+    pairs = pair_contacts(sorted_atoms, cont)
+    walls = wall_contacts(sorted_atoms, cell, cell_path)
+    e_pp, e_pw = effective_moduli_kpa(spec.cards(), spec.contact.normal)
+    return contact_table(sorted_atoms, pairs, walls, e_pp, e_pw, spec.contact.normal)
 
 
 def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
@@ -80,20 +68,12 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     cell = dumps.read_cell(paths["cell"])
     atoms = dumps.read_last_frame(paths["atoms"])
     cont = dumps.read_last_frame(paths["contacts"])
-    r_by_id = dict(zip(atoms["id"].tolist(), atoms["radius"].tolist(), strict=True))
     ke = _kinetic_energy(atoms)
-    elastic = 0.0
-    max_ov = 0.0
-    if cont.n:
-        r1 = np.array([r_by_id[i] for i in cont["id1"].tolist()])
-        r2 = np.array([r_by_id[i] for i in cont["id2"].tolist()])
-        delta = r1 + r2 - cont["dist"]
-        elastic += float(np.sum(0.4 * np.clip(cont["fn"], 0, None) * np.clip(delta, 0, None)))
-        max_ov = float(np.max(delta / (2 * np.minimum(r1, r2))))
-    fw, ow, rw = _wall_contacts(atoms, cell)
-    if len(fw):
-        elastic += float(np.sum(0.4 * fw * np.clip(ow, 0, None)))
-        max_ov = max(max_ov, float(np.max(ow / (2 * rw))))
+    table = _contacts(atoms, cont, cell, paths["cell"], spec)
+    # Hertz: the elastic energy of a contact is 2/5 F δ
+    elastic = float(np.sum(0.4 * np.clip(table["fn"], 0, None)
+                           * np.clip(table["overlap"], 0, None)))
+    max_ov = float(np.max(table["overlap"] / table["d_min"])) if table["fn"].size else 0.0
     pressures = {k[2:-4]: v for k, v in cell.items() if k.startswith("p_") and k.endswith("_mpa")}
     lx = cell["xhi_um"] - cell["xlo_um"]
     ly = cell["yhi_um"] - cell["ylo_um"]
@@ -101,7 +81,7 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     if spec.geometry.dimension == 3:
         cell_um.append(cell["zhi_um"] - cell["zlo_um"])
     se = spec.cards()["se"]
-    p_mean_kpa = 1000.0 * max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa)
+    p_mean_kpa = mpa_to_kpa(max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa))
     mass = float(np.sum(atoms["mass"]))
     v_rms = math.sqrt(2.0 * ke / mass) if mass > 0 else 0.0
     i_ke = v_rms * math.sqrt(se.rho / p_mean_kpa)
@@ -122,12 +102,6 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
         "step": cell.get("step"),
         "time_us": cell.get("time_us"),
     }
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    tmp.replace(path)
 
 
 def run_case(
@@ -174,7 +148,7 @@ def run_case(
             out_dir.mkdir(parents=True, exist_ok=True)
             for stale in (SUMMARY, ERROR):
                 (out_dir / stale).unlink(missing_ok=True)
-            deck_mod.write_case(spec, out_dir, user_templates)
+            write_case(spec, out_dir, user_templates)
         except AssbError as exc:
             failure = exc
     _share_failure(comm, failure)
@@ -183,37 +157,48 @@ def run_case(
         result = engine.run_deck(out_dir / "deck.lmp", comm=comm)
     except EngineError as exc:
         if rank == 0:
-            _write_json(out_dir / ERROR, {"status": "failed", "stage": "lammps",
-                                          "reason": str(exc)})
+            atomic_write_json(out_dir / ERROR, {"status": "failed", "stage": "lammps",
+                                                "reason": str(exc)})
         raise
     summary: dict = {}
     failure = None
     if rank == 0:
         try:
-            summary = _summarise(spec, out_dir, result, t_gen)
-            bad = [s["name"] for s in summary["stages"] if not s["converged"]]
-            if bad:
-                raise EngineError(
-                    f"stage(s) {', '.join(bad)} did not reach their target within "
-                    f"{spec.control.max_steps_per_stage} steps (servo not converging)",
-                    deck=str(out_dir / "deck.lmp"), log_tail=engine.log_tail(result.log))
-            if analyze:
-                from assb_lmp.analysis import mechanics
-
-                ta = time.perf_counter()
-                labels = mechanics.analyze_case(out_dir, figures=figures)
-                summary["timing"]["analysis_s"] = time.perf_counter() - ta
-                summary["labels"] = labels
-            summary["timing"]["total_s"] = time.perf_counter() - t0
-            summary["status"] = "complete"
-            _write_json(out_dir / SUMMARY, summary)
+            summary = _finish(spec, out_dir, result, t0, t_gen, analyze, figures)
         except AssbError as exc:
-            _write_json(out_dir / ERROR, {"status": "failed", "stage": "summary",
-                                          "reason": str(exc)})
+            atomic_write_json(out_dir / ERROR, {"status": "failed", "stage": "summary",
+                                                "reason": str(exc)})
             failure = exc
     _share_failure(comm, failure)
     if comm is not None:
         summary = comm.bcast(summary, root=0)
+    return summary
+
+
+def _finish(spec: CaseSpec, out_dir: Path, result: engine.RunResult, t0: float, t_gen: float,
+            analyze: bool, figures: bool) -> dict:
+    """Rank 0 after the run: the summary, the analysis, then ``summary.json``.
+
+    Raises
+    ------
+    EngineError
+        When a stage did not reach its target.
+    """
+    summary = _summarise(spec, out_dir, result, t_gen)
+    bad = [s["name"] for s in summary["stages"] if not s["converged"]]
+    if bad:
+        raise EngineError(
+            f"stage(s) {', '.join(bad)} did not reach their target within "
+            f"{spec.control.max_steps_per_stage} steps (servo not converging)",
+            deck=str(out_dir / "deck.lmp"), log_tail=engine.log_tail(result.log))
+    if analyze:
+        ta = time.perf_counter()
+        labels = analyze_case(out_dir, figures=figures)
+        summary["timing"]["analysis_s"] = time.perf_counter() - ta
+        summary["labels"] = labels
+    summary["timing"]["total_s"] = time.perf_counter() - t0
+    summary["status"] = "complete"
+    atomic_write_json(out_dir / SUMMARY, summary)
     return summary
 
 
@@ -234,7 +219,7 @@ def _summarise(spec: CaseSpec, out_dir: Path, result: engine.RunResult, t_gen: f
         timing = result.stages.get(s.name, engine.StageTiming(s.name))
         stages.append({"name": s.name, "kind": s.kind, "steps": timing.steps,
                        "wall_s": timing.loop_s, **st})
-    structure = json.loads((out_dir / "structure.json").read_text())
+    structure = read_json(out_dir / "structure.json", "the packing facts", EngineError)
     return {
         "case": spec.name,
         "seed": spec.seed,

@@ -123,22 +123,3 @@ def test_png_round_trip(tmp_path):
     np.testing.assert_array_equal(imaging.load_png(tmp_path / "i.png"), img)
     with pytest.raises(ValueError):
         imaging.save_png(tmp_path / "bad.png", img.astype(float))
-
-
-def test_force_chain_segments_use_the_nearest_periodic_image():
-    from types import SimpleNamespace
-
-    from assb_lmp.analysis import plots
-
-    pos = np.array([[0.4, 5.0, 0.0], [9.7, 5.2, 0.0], [5.0, 5.0, 0.0]])
-    contacts = {"i": np.array([0, 0, 2]), "j": np.array([1, -1, 1]),
-                "point": np.array([[0, 0, 0], [0.0, 5.0, 0.0], [0, 0, 0]], dtype=float),
-                "fn": np.array([1.0, 2.0, 3.0])}
-    res = SimpleNamespace(pos=pos, contacts=contacts, periodic_lengths=(10.0, None))
-    seg, fn = plots.contact_segments(res)
-    assert np.allclose(seg[0], [[0.4, 5.0], [-0.3, 5.2]])  # across x = 0, not the cell
-    assert np.allclose(seg[1], [[0.4, 5.0], [0.0, 5.0]])   # wall contact point
-    assert np.allclose(seg[2], [[5.0, 5.0], [9.7, 5.2]])   # an inner pair is unchanged
-    walls = SimpleNamespace(pos=pos, contacts=contacts, periodic_lengths=(None, None))
-    assert np.allclose(plots.contact_segments(walls)[0][0], [[0.4, 5.0], [9.7, 5.2]])
-    assert list(fn) == [1.0, 2.0, 3.0]

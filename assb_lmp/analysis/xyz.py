@@ -1,0 +1,88 @@
+"""Stage frames as extended XYZ, for OVITO and the ASE GUI.
+
+Each particle becomes one row with its position (µm), its phase as the chemical symbol of
+a stand-in element (``AM`` → Co, ``SE`` → S, so that viewers colour the phases apart), and
+the per-particle columns given (radius, stress, …). The cell is the simulation box, with
+periodic flags as in the run. Units stay the toolkit's (µm, MPa); the comment line says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import ase
+import ase.io
+import numpy as np
+
+from assb_lmp.core.io import atomic_write_text
+
+SYMBOLS = {"AM": "Co", "SE": "S"}
+
+
+def frame_atoms(positions_um: np.ndarray, phases: np.ndarray, box_um: np.ndarray,
+                periodic: tuple[bool, bool, bool],
+                columns: Mapping[str, np.ndarray]) -> ase.Atoms:
+    """One stage frame as :class:`ase.Atoms` with per-particle arrays.
+
+    Parameters
+    ----------
+    positions_um : numpy.ndarray
+        Particle centres, shape (N, 3) (µm).
+    phases : numpy.ndarray
+        ``"AM"`` or ``"SE"`` per particle, shape (N,).
+    box_um : numpy.ndarray
+        Cell bounds ``[[xlo, xhi], [ylo, yhi], [zlo, zhi]]`` (µm); positions are stored
+        relative to the lower corner.
+    periodic : tuple of bool
+        Periodic flag per axis.
+    columns : mapping of str to numpy.ndarray
+        Per-particle values, shape (N,) each (e.g. ``radius_um``, ``stress_mpa``); names
+        become extended-XYZ property names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown phase or a column of the wrong length.
+    """
+    phases = np.asarray(phases)
+    unknown = sorted(set(phases.tolist()) - set(SYMBOLS))
+    if unknown:
+        raise ValueError(f"phases {unknown}: allowed {sorted(SYMBOLS)}")
+    box = np.asarray(box_um, dtype=float)
+    lengths = box[:, 1] - box[:, 0]
+    atoms = ase.Atoms(symbols=[SYMBOLS[p] for p in phases.tolist()],
+                      positions=np.asarray(positions_um, dtype=float) - box[:, 0],
+                      cell=np.diag(lengths), pbc=periodic)
+    for name, values in columns.items():
+        values = np.asarray(values)
+        if values.shape != (len(atoms),):
+            raise ValueError(f"column {name!r} has shape {values.shape}, "
+                             f"expected ({len(atoms)},)")
+        atoms.new_array(name, values)
+    return atoms
+
+
+def write_extxyz(path: str | Path, atoms: ase.Atoms, comment: str = "") -> Path:
+    """Write one frame as extended XYZ (atomically); returns the path.
+
+    The comment line carries the units (``units: um MPa``) and ``comment``.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.xyz-part")
+    info = dict(atoms.info)
+    atoms.info["units"] = "um MPa"
+    if comment:
+        atoms.info["note"] = comment
+    try:
+        ase.io.write(tmp, atoms, format="extxyz")
+        atomic_write_text(path, tmp.read_text())
+    finally:
+        tmp.unlink(missing_ok=True)
+        atoms.info = info
+    return path
+
+
+def read_extxyz(path: str | Path) -> ase.Atoms:
+    """Read a frame written by :func:`write_extxyz`."""
+    return ase.io.read(Path(path), format="extxyz")
