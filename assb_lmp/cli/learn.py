@@ -33,15 +33,6 @@ from assb_lmp.learn.train import AUGMENTATIONS, TrainConfig, train
 logger = logging.getLogger(__name__)
 
 
-def _ensure_logging() -> None:
-    """Show INFO progress when the caller (the main CLI, a script) has not set up logging."""
-    log = logging.getLogger("assb_lmp")
-    if not log.hasHandlers():
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-
 
 def _levels(text: str | None) -> tuple[float, float, float] | None:
     if text is None:
@@ -94,7 +85,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop training after this long, keeping the best weights")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=cmd_train)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -117,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="write a .csv or .json file instead of printing a table")
     _image_options(p)
-    p.set_defaults(func=_predict)
+    p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser(
         "gradcam", help="Grad-CAM heat map of one target on one image",
@@ -128,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("gradcam.png"), help="PNG to write")
     p.add_argument("--npy", type=Path, default=None, help="also save the raw map (.npy)")
     _image_options(p)
-    p.set_defaults(func=_gradcam)
+    p.set_defaults(func=cmd_gradcam)
 
     p = subparsers.add_parser(
         "ship-model", help="copy a trained model folder into the package data",
@@ -140,7 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the command that trained it, if model_info.json lacks it")
     p.add_argument("--dest", type=Path, default=None,
                    help="folder to write (default: the package's models/default)")
-    p.set_defaults(func=_ship)
+    p.set_defaults(func=cmd_ship_model)
 
 
 def _train_command(args: argparse.Namespace) -> str:
@@ -169,9 +160,8 @@ def _r2(v: float | None, w: int) -> str:
     return f"{v:>{w}.3f}" if v is not None else f"{'-':>{w}}"
 
 
-def _train(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     """Handler of ``train``."""
-    _ensure_logging()
     metrics = train(
         args.dataset_dir, args.out, command=_train_command(args),
         architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
@@ -235,7 +225,7 @@ def _print_rows(rows: list[dict], model: CnnModel, r2: dict) -> None:
                                         for t, w in zip(targets, colw, strict=True)))
 
 
-def _predict(args: argparse.Namespace) -> int:
+def cmd_predict(args: argparse.Namespace) -> int:
     """Handler of ``predict``."""
     folder, images = _model_and_images(args.model, args.images)
     model, r2 = _load(folder, args.threads)
@@ -252,7 +242,7 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gradcam(args: argparse.Namespace) -> int:
+def cmd_gradcam(args: argparse.Namespace) -> int:
     """Handler of ``gradcam``."""
     folder, images = _model_and_images(args.model, args.image)
     if len(images) != 1:
@@ -279,7 +269,7 @@ def _gradcam(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ship(args: argparse.Namespace) -> int:
+def cmd_ship_model(args: argparse.Namespace) -> int:
     """Handler of ``ship-model``."""
     info = ship_model(args.model_dir, args.dest, command=args.command)
     size = sum(f["bytes"] for f in info["files"].values())
