@@ -27,9 +27,11 @@ from assb_lmp.learn.gradcam import gradcam
 from assb_lmp.learn.model import load_model
 from assb_lmp.learn.predict import predict
 from assb_lmp.learn.train import train
+from assb_lmp.materials import resolve
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.sweep.bench import bench_sweep
 from assb_lmp.synthetic import make_synthetic_dataset
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ def _load(name: str) -> dict:
 
 def run_example(name: str, out: Path, data: dict | None = None) -> dict:
     """Run one example end to end (analysis and figures included) and time it."""
-    spec = config.parse_case(data or _load(name), name)
+    spec = resolve.parse_case(data or _load(name), name)
     t0 = time.perf_counter()
     summary = runner.run_case(spec, out / spec.name, analyze=True, figures=True)
     total = time.perf_counter() - t0
@@ -274,12 +276,7 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
         res["quasistatic"] = quasistatic(out / "quasistatic", seeds=seeds, case=qs_case,
                                          width_um=qs_width_um)
     if "sweep" in parts:
-        try:
-            from assb_lmp.sweep import bench as sweep
-        except ImportError:
-            sweep = None
-        if sweep is not None and hasattr(sweep, "bench_sweep"):
-            res["sweep"] = sweep.bench_sweep(out=out / "sweep")
+        res["sweep"] = bench_sweep(out=out / "sweep")
     if "cnn" in parts:
         try:
             res["cnn"] = cnn_speed(out / "cnn", dataset=cnn_dataset)

@@ -27,6 +27,7 @@ from assb_lmp.analysis import dumps
 from assb_lmp.build import deck
 from assb_lmp.engines import lammps as engine
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics, resolve
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 
@@ -46,7 +47,7 @@ def _spec(model: str, seed: int) -> config.CaseSpec:
     data["name"] = f"cmp_{model}_s{seed}"
     data["seed"] = seed
     data["contact"] = dict(MODELS[model])
-    return config.parse_case(data, SPEC)
+    return resolve.parse_case(data, SPEC)
 
 
 def run(out: Path, seeds: list[int]) -> None:
@@ -68,7 +69,7 @@ def collect(out: Path) -> dict:
         s = json.loads((case / "summary.json").read_text())
         st = {x["name"]: x for x in s["stages"]}
         lab = s["labels"]
-        w0 = config.load_case(case / "spec.yaml").geometry.width_um
+        w0 = resolve.load_case(case / "spec.yaml").geometry.width_um
         rows[case.name] = {
             "model": case.name.rsplit("_s", 1)[0],
             "seed": s["seed"],
@@ -119,7 +120,7 @@ def figure(out: Path) -> None:
         case = out / f"{model}_s{seed}"
         if not case.is_dir():
             continue
-        w0 = config.load_case(case / "spec.yaml").geometry.width_um
+        w0 = resolve.load_case(case / "spec.yaml").geometry.width_um
         for stage, ls in (("settle", ":"), ("press", "-"), ("release", "--")):
             ser = dumps.read_series(dumps.stage_paths(case, stage)["series"])
             ax.plot(1 - ser["width_um"] / w0, ser["p_move_mpa"], ls, color=colors[model],
@@ -200,7 +201,7 @@ def pair() -> None:
     se = materials.get("LGPS")
     spec = _spec("mdr", 1)
     r = 0.5
-    e_star = materials.effective_modulus_gpa(se, se) * 1e6
+    e_star = physics.effective_modulus_gpa(se, se) * 1e6
     y = se.yield_mpa * 1e3
     mdr = _curve(deck.mdr_model(spec, se), r, 0.15)
     hz = _curve(deck.pair_model(_spec("hertz", 1), se), r, 0.15)

@@ -12,10 +12,10 @@ SPECS = Path(__file__).parent / "specs"
 @pytest.fixture(scope="session")
 def tiny_pressure_run(tmp_path_factory):
     """A tiny pressure-mode case run end to end (no figures): (spec, case_dir, summary)."""
+    from assb_lmp.materials.resolve import load_case
     from assb_lmp.pipeline import runner
-    from assb_lmp.spec import case as config
 
-    spec = config.load_case(SPECS / "tiny_pressure.yaml")
+    spec = load_case(SPECS / "tiny_pressure.yaml")
     out = tmp_path_factory.mktemp("tiny_pressure")
     summary = runner.run_case(spec, out, analyze=False)
     return spec, out, summary

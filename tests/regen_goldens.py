@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assb_lmp.build import deck
-from assb_lmp.spec import case as config
+from assb_lmp.materials.resolve import load_case
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -23,7 +23,7 @@ CASES = [
 
 def render(spec_path: Path) -> str:
     """The deck text of a spec file."""
-    return deck.build(config.load_case(spec_path)).text
+    return deck.build(load_case(spec_path)).text
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ from assb_lmp.build import deck
 from assb_lmp.core.errors import SpecError
 from assb_lmp.engines import lammps as engine
 from assb_lmp.materials import cards as materials
-from assb_lmp.materials.cards import effective_modulus_gpa
+from assb_lmp.materials import resolve
+from assb_lmp.materials.physics import effective_modulus_gpa
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 
@@ -36,7 +37,7 @@ def _load(name: str, **changes) -> config.CaseSpec:
         for p in path:
             node = node.setdefault(p, {})
         node[last] = value
-    return config.parse_case(data, name)
+    return resolve.parse_case(data, name)
 
 
 # ----------------------------------------------------------------- decks (no LAMMPS)
@@ -211,7 +212,7 @@ def test_mdr_pair_is_hertz_then_yields_and_keeps_a_residual_overlap():
     # plastic: at 20 % of the radius the force is well below Hertz ...
     assert curve[38, 1] < 0.7 * hertz[38]
     # ... and grows about linearly with overlap, F ~ k Y pi R* delta (a flattened contact)
-    y = spec.cards()["se"].yield_mpa * 1e3
+    y = resolve.case_cards(spec)["se"].yield_mpa * 1e3
     slope = np.polyfit(curve[30:39, 0], curve[30:39, 1], 1)[0]
     assert 2.0 < slope / (y * math.pi * 0.5 * r) < 5.0
     # unloading: elastic, steeper than loading; force reaches zero at a residual overlap

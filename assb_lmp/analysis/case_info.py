@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp.analysis.dumps import discover_stages, read_cell, stage_paths
+from assb_lmp.analysis.validity import se_yield_mpa
 from assb_lmp.core.errors import AnalysisError, AssbError
 from assb_lmp.core.io import read_json, read_yaml
 from assb_lmp.core.units import KPA_PER_GPA
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics
+from assb_lmp.materials.resolve import case_cards
 from assb_lmp.spec.case import CaseSpec
 
 log = logging.getLogger(__name__)
@@ -58,9 +61,16 @@ class CaseInfo:
         """The normal contact model of the case (``hertz`` without a spec)."""
         return self.spec.contact.normal if self.spec is not None else "hertz"
 
+    @property
+    def se_yield_mpa(self) -> float | None:
+        """The SE yield stress of the validity report (MPa), see
+        :func:`assb_lmp.analysis.validity.se_yield_mpa`."""
+        mdr = self.spec.contact.mdr_yield_mpa if self.spec is not None else None
+        return se_yield_mpa(self.cards["se"].yield_mpa, self.normal, mdr)
+
     def e_star_kpa(self, role_a: str, role_b: str) -> float:
         """Hertz ``E*`` between two roles (``am``, ``se``, ``wall``), in kPa."""
-        return materials.effective_modulus_gpa(self.cards[role_a], self.cards[role_b]) * (
+        return physics.effective_modulus_gpa(self.cards[role_a], self.cards[role_b]) * (
             KPA_PER_GPA
         )
 
@@ -90,7 +100,7 @@ def _load_cards(case_dir: Path, spec: CaseSpec | None) -> dict[str, materials.Ma
         return cards
     if spec is not None:
         try:
-            return spec.cards()
+            return case_cards(spec)
         except AssbError as exc:
             raise AnalysisError(
                 f"{case_dir}: no materials.json and the cards of spec.yaml cannot be "

@@ -17,6 +17,7 @@ import numpy as np
 
 from assb_lmp.core.units import KPA_PER_GPA
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics
 
 
 def hertz_contact_radius(
@@ -77,12 +78,12 @@ def effective_moduli_kpa(cards: Mapping[str, materials.Material], normal: str = 
     """
     if normal == "mdr":
         se = cards["se"]
-        e_pair = materials.effective_modulus_gpa(se, se) * KPA_PER_GPA
+        e_pair = physics.effective_modulus_gpa(se, se) * KPA_PER_GPA
         e_wall = se.E_gpa / (1.0 - se.nu**2) * KPA_PER_GPA
         return np.full((2, 2), e_pair), np.full(2, e_wall)
     roles = ("am", "se")
-    e_pp = np.array([[materials.effective_modulus_gpa(cards[a], cards[b]) * KPA_PER_GPA
+    e_pp = np.array([[physics.effective_modulus_gpa(cards[a], cards[b]) * KPA_PER_GPA
                       for b in roles] for a in roles])
-    e_pw = np.array([materials.effective_modulus_gpa(cards[a], cards["wall"]) * KPA_PER_GPA
+    e_pw = np.array([physics.effective_modulus_gpa(cards[a], cards["wall"]) * KPA_PER_GPA
                      for a in roles])
     return e_pp, e_pw

@@ -1,347 +1,234 @@
 """Render a case into a LAMMPS deck from the Jinja2 templates in ``templates/``.
 
-One Jinja2 environment: ``StrictUndefined``, ``trim_blocks``, ``lstrip_blocks``, a ``g``
-number filter, and a user template folder searched before the built-in one. Only values
-that passed validation in :mod:`assb_lmp.config` reach the templates; strings are checked
-again here against a strict pattern, so nothing user-typed can become a LAMMPS command.
+:func:`build` packs the structure and fills a typed, frozen :class:`DeckContext` (every
+value a template may use, in deck units: µm, pg, µs, nN, kPa), which the one Jinja2
+environment of :mod:`assb_lmp.build.render` renders. The contact law's text comes from
+:mod:`assb_lmp.build.contact`, the growth of expand stages from
+:mod:`assb_lmp.build.expansion`, the time step from :mod:`assb_lmp.materials.physics`.
+Only values that passed validation reach the templates; the number and name filters
+check them again, so nothing user-typed can become a LAMMPS command.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from assb_lmp import __version__
-from assb_lmp.build import packing
-from assb_lmp.core import resources
-from assb_lmp.core.errors import SpecError
-from assb_lmp.core.units import gpa_to_kpa, j_m2_to_micro, mpa_to_kpa
-from assb_lmp.materials.cards import Material, effective_modulus_gpa, effective_shear_gpa
-from assb_lmp.spec.case import (
-    DT_STABILITY_FRACTION,
-    MDR_DT_FACTOR,
-    CaseSpec,
-    ExpandStage,
-    HoldStage,
-    PressStage,
-    ReleaseStage,
-    SettleStage,
-    critical_timestep_us,
-    dump_case,
-    timestep_us,
+from assb_lmp.build import expansion, multisphere, packing
+from assb_lmp.build.contact import (
+    MdrContact,
+    PairLine,
+    WallFix,
+    damping_ratio,
+    mdr_contact,
+    mdr_model,
+    pair_model,
+    particle_pairs,
+    unlike_pair_model,
+    wall_fixes,
+    wall_model,
 )
+from assb_lmp.build.expansion import GrowthPlan
+from assb_lmp.build.render import TEMPLATE_DIR, environment
+from assb_lmp.build.render import number as _g
+from assb_lmp.build.render import safe_name as _safe
+from assb_lmp.core.errors import SpecError
+from assb_lmp.core.io import atomic_write_json, atomic_write_text
+from assb_lmp.core.units import kpa_to_mpa, mpa_to_kpa
+from assb_lmp.materials import physics
+from assb_lmp.materials.cards import Material
+from assb_lmp.materials.resolve import case_cards
+from assb_lmp.spec.case import DT_STABILITY_FRACTION, CaseSpec, Contact, Control, dump_case
+from assb_lmp.spec.stages import ExpandStage, HoldStage, PressStage, ReleaseStage, SettleStage
 
-#: Built-in template folder.
-TEMPLATE_DIR = resources.templates_dir()
+__all__ = [
+    "MAIN_TEMPLATE", "TEMPLATE_DIR", "WALLS", "WALLS_3D", "Deck", "DeckCards", "DeckContext",
+    "StageContext", "build", "context", "damping_ratio", "environment", "mdr_model",
+    "pair_model", "particle_pairs", "stage_contexts", "unlike_pair_model", "wall_model",
+    "write_case",
+]
+
 #: Main template.
 MAIN_TEMPLATE = "case.lmp.j2"
-_SAFE = re.compile(r"^[A-Za-z0-9_\-\.]+$")
+#: Walls of a quasi-2D cell in walls mode.
 WALLS = ("xlo", "xhi", "ylo", "yhi")
 #: Walls of a 3D cell (pressed along z; x and y periodic).
 WALLS_3D = ("zlo", "zhi")
 
 
-def _g(value: float) -> str:
-    """Number filter: shortest round-trippable text of a float (no LAMMPS-hostile chars)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise SpecError(f"template number filter got a non-number: {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise SpecError(f"template number filter got a non-finite number: {value!r}")
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v)) if abs(v) >= 1 or v == 0 else repr(v)
-    return repr(v)
+@dataclass(frozen=True)
+class DeckCards:
+    """The material cards of a deck by role."""
+
+    am: Material
+    se: Material
+    wall: Material
 
 
-def _safe(value: str) -> str:
-    if not _SAFE.match(str(value)):
-        raise SpecError(f"refusing to put {value!r} into a deck (allowed: letters, digits, _-.)")
-    return str(value)
+@dataclass(frozen=True)
+class StageContext:
+    """One stage as the templates use it (targets in kPa or µm, damping in deck units).
+
+    ``control`` is ``pressure`` (servo to ``target_kpa``), ``width`` (drive to
+    ``final_width`` µm) or ``hold`` (boundary still); ``gamma_se`` (pg/µs) is the
+    background viscous damping of the SE over ``damping_time_us``; ``growth`` the plan of
+    an expand stage.
+    """
+
+    name: str
+    kind: str
+    control: str
+    description: str
+    hold_steps: int = 0
+    target_kpa: float | None = None
+    final_width: float | None = None
+    damping_time_us: float = 0.0
+    gamma_se: float = 0.0
+    growth: GrowthPlan | None = None
 
 
-def environment(user_dir: Path | None = None) -> jinja2.Environment:
-    """The project's Jinja2 environment (user templates first, then built-in)."""
-    paths = ([str(user_dir)] if user_dir else []) + [str(TEMPLATE_DIR)]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(paths),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["g"] = _g
-    env.filters["safe_name"] = _safe
-    return env
+@dataclass(frozen=True)
+class DeckContext:
+    """Every value the deck templates use (lengths µm, densities pg/µm³, pressures kPa,
+    times µs, masses pg)."""
+
+    version: str
+    case: CaseSpec
+    cards: DeckCards
+    contact: Contact
+    control: Control
+    dimension: int
+    periodic: bool
+    width: float
+    height: float
+    depth: float
+    lx: float | None
+    ly: float | None
+    se_diameter: float
+    rho_se: float
+    rho_eff: float
+    solid_volume: float
+    p_floor_kpa: float
+    pairs: tuple[PairLine, ...]
+    mdr: MdrContact | None
+    walls: tuple[WallFix, ...]
+    wall_regions: tuple[str, ...]
+    wall_names: tuple[str, ...]
+    boundary_flags: str
+    marker_motion: str
+    marker_id: int
+    skin: float
+    dt: float
+    dt_note: str
+    stages: tuple[StageContext, ...]
+    cell_fields: str
+    gamma_ratio: float
+    box_margin_um: float
+    multisphere: bool
+    body_densities: tuple[tuple[int, float], ...]
+    integrate_group: str
+    n_bodies: int
+
+    def variables(self) -> dict:
+        """The context as template variables (one per field, values not copied)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
 class Deck:
-    """A rendered case: the deck text and the files it reads."""
+    """A rendered case: the deck text, the structure it reads, its time step (µs) and
+    the context it was rendered from."""
 
     text: str
     structure: packing.Structure
     dt_us: float
-    context: dict
+    context: DeckContext
 
 
-def _damping_param(spec: CaseSpec, a: Material, b: Material | None = None) -> float:
-    """Damping parameter of a contact between cards ``a`` and ``b`` (``b`` None: like pair).
-
-    ``viscoelastic``: the spec's η0. ``tsuji`` / ``coeff_restitution``: the spec's
-    restitution override, else the geometric mean √(e_a e_b) of the two cards' restitution
-    (LAMMPS's own mixing rule for a damping coefficient, written out explicitly).
-    """
-    c = spec.contact
-    if c.damping == "viscoelastic":
-        return c.viscoelastic_eta
-    if c.restitution is not None:
-        return c.restitution
-    return a.e_rest if b is None else math.sqrt(a.e_rest * b.e_rest)
-
-
-def _tangential(spec: CaseSpec, mu: float, kt: float | None = None) -> str:
-    """Tangential model arguments: ``mindlin kt x_gammat mu`` (kt NULL = 8 G*)."""
-    kt_txt = "NULL" if kt is None else _g(kt)
-    if spec.contact.tangential == "mindlin":
-        return f"mindlin {kt_txt} 1.0 {_g(mu)}"
-    # linear_history: k_t as a fraction of the normal stiffness is not defined for Hertz;
-    # use the Mindlin stiffness as a constant spring scaled by the SE diameter.
-    return f"linear_history {_g(kt if kt is not None else 0.0)} 1.0 {_g(mu)}"
-
-
-def _friction(spec: CaseSpec, a: Material, b: Material | None = None) -> float:
-    """Friction of a contact: the spec's override, else √(μ_a μ_b) (``b`` None: μ_a)."""
-    if spec.contact.friction is not None:
-        return spec.contact.friction
-    return a.mu if b is None else math.sqrt(a.mu * b.mu)
+# ---- stages ---------------------------------------------------------------------------------
+def _stage_control(s, previous: StageContext | None, dt: float) -> dict:
+    """Boundary control, target and description of one stage (no damping yet)."""
+    if isinstance(s, SettleStage):
+        return dict(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                    description=f"pre-load to {s.pressure_mpa:g} MPa")
+    if isinstance(s, PressStage) and s.mode == "pressure":
+        return dict(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                    description=f"press to {s.pressure_mpa:g} MPa")
+    if isinstance(s, PressStage):
+        return dict(control="width", final_width=s.final_width_um,
+                    description=f"press to a width of {s.final_width_um:g} um")
+    if isinstance(s, ReleaseStage):
+        return dict(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
+                    description=f"release to a stack pressure of {s.pressure_mpa:g} MPa")
+    if isinstance(s, HoldStage):
+        steps = int(round(s.duration_us / dt))
+        if previous is not None and previous.control == "pressure":
+            out = dict(control="pressure", target_kpa=previous.target_kpa)
+            what = f"hold {kpa_to_mpa(previous.target_kpa):g} MPa"
+        else:
+            out = dict(control="hold")
+            what = "hold the boundary still"
+        return out | dict(hold_steps=steps, description=f"{what} for {s.duration_us:g} us, "
+                          "then until at rest")
+    if isinstance(s, ExpandStage):
+        return _expand_control(s, previous)
+    raise SpecError(f"stage {s.name!r}: unknown kind {s.kind!r}")  # pragma: no cover
 
 
-def _linear_kt(spec: CaseSpec, a: Material, b: Material) -> float:
-    """Constant tangential stiffness (nN/µm) for linear_history: 8 G* a_ref, a_ref = 0.1 d_SE."""
-    return 8.0 * gpa_to_kpa(effective_shear_gpa(a, b)) * 0.1 * spec.packing.se_diameter_um
-
-
-def pair_model(spec: CaseSpec, card: Material) -> str:
-    """``pair_coeff`` model text of like particles of one card (E in kPa)::
-
-        hertz/material E damp nu damping <model> tangential <model> kt x_gammat mu
-
-    For a like pair LAMMPS's own mixing gives E* = E / (2 (1 − ν²)) and, with kt NULL,
-    8 G* = 8 E / (4 (2 − ν)(1 + ν)), both the closed forms for two equal cards.
-    """
-    kt = None if spec.contact.tangential == "mindlin" else _linear_kt(spec, card, card)
-    return (f"hertz/material {_g(gpa_to_kpa(card.E_gpa))} {_g(_damping_param(spec, card))} "
-            f"{_g(card.nu)} damping {spec.contact.damping} tangential "
-            f"{_tangential(spec, _friction(spec, card), kt)}")
-
-
-def _explicit_model(spec: CaseSpec, a: Material, b: Material) -> str:
-    """Contact of cards ``a`` and ``b`` with every coefficient given, none left to LAMMPS.
-
-    LAMMPS turns the E and ν of an explicitly given ``hertz/material`` coefficient set
-    (an ``I J`` pair or a wall fix) into E / (2 (1 − ν²)), so E = 2 E* and ν = 0 give the
-    Hertz modulus E* of the two cards; the Mindlin stiffness 8 G* is given explicitly
-    (with kt NULL LAMMPS would mix the already mixed E* a second time: 0.5787 × 8 G* for
-    LCO–LGPS). Damping parameter and friction: :func:`_damping_param`, :func:`_friction`
-    (geometric means of the two cards' values unless the spec overrides them).
-    """
-    e_star = gpa_to_kpa(effective_modulus_gpa(a, b))
-    g_star = gpa_to_kpa(effective_shear_gpa(a, b))
-    kt = 8.0 * g_star if spec.contact.tangential == "mindlin" else _linear_kt(spec, a, b)
-    return (f"hertz/material {_g(2.0 * e_star)} {_g(_damping_param(spec, a, b))} 0.0 "
-            f"damping {spec.contact.damping} tangential "
-            f"{_tangential(spec, _friction(spec, a, b), kt)}")
-
-
-def unlike_pair_model(spec: CaseSpec, a: Material, b: Material) -> str:
-    """``pair_coeff I J`` model text of particles of two different cards (AM–SE).
-
-    Every coefficient is explicit (see :func:`_explicit_model`): E = 2 E*, ν = 0,
-    kt = 8 G*, damping parameter √(e_a e_b), friction √(μ_a μ_b) (or the spec's overrides).
-    """
-    return _explicit_model(spec, a, b)
-
-
-def particle_pairs(spec: CaseSpec, am: Material, se: Material) -> list[dict]:
-    """The ``pair_coeff`` lines of a Hertz deck: ``{"types", "model", "comment"}`` each.
-
-    Type 1 = AM, type 2 = SE (like pairs mixed by LAMMPS from their own card, correct for
-    equal cards), the AM–SE pair explicit (:func:`unlike_pair_model`), type 3 the servo
-    marker (excluded from the neighbour lists; its pairs exist only because LAMMPS needs
-    coefficients for every type).
-    """
-    return [
-        {"types": "1 1", "model": pair_model(spec, am), "comment": f"AM {am.name}"},
-        {"types": "2 2", "model": pair_model(spec, se), "comment": f"SE {se.name}"},
-        {"types": "1 2", "model": unlike_pair_model(spec, am, se),
-         "comment": f"AM {am.name} - SE {se.name}: E = 2 E*, nu = 0, kt = 8 G*"},
-        {"types": "3 3", "model": pair_model(spec, se), "comment": "servo marker (excluded)"},
-    ]
-
-
-def wall_model(spec: CaseSpec, card: Material, wall: Material) -> str:
-    """``fix wall/gran`` model text for particles of ``card`` against a ``wall`` card.
-
-    LAMMPS gives a wall the fix's own E and nu and mixes them with themselves, so the
-    fix gets E = 2 E* and nu = 0, where E* is the Hertz modulus of the particle card
-    against the wall card; the Mindlin stiffness 8 G* is given explicitly; damping
-    parameter and friction are the geometric means of the two cards' (or the spec's
-    overrides), as for an unlike particle pair (:func:`unlike_pair_model`).
-    """
-    return _explicit_model(spec, card, wall)
-
-
-def damping_ratio(restitution: float) -> float:
-    """Damping ratio ζ of a linear spring-dashpot with restitution e:
-    ``ζ = −ln e / √(π² + ln² e)``."""
-    ln_e = math.log(restitution)
-    return -ln_e / math.sqrt(math.pi**2 + ln_e**2)
-
-
-def mdr_model(spec: CaseSpec, se: Material) -> str:
-    """``mdr`` normal model text of the SE card (one parameter set for the whole deck)::
-
-        mdr E nu Y gamma psi_b zeta damping mdr 1 tangential mindlin NULL 1.0 mu
-
-    E and Y in kPa, gamma (surface energy) in fJ/µm²; ζ, the coefficient of
-    ``damping mdr 1``, is the damping ratio of the card's restitution (measured here: a
-    head-on SE-SE collision rebounds with e = 0.71 at ζ = 0.1 and 0.13 at ζ = 0.5, the
-    linear spring-dashpot values within 0.04).
-    """
-    c = spec.contact
-    e = c.restitution if c.restitution is not None else se.e_rest
-    y = c.mdr_yield_mpa if c.mdr_yield_mpa is not None else se.yield_mpa
-    if y is None:
-        raise SpecError(f"contact.normal = 'mdr' needs a yield stress; card {se.name!r} has none")
-    return (f"mdr {_g(gpa_to_kpa(se.E_gpa))} {_g(se.nu)} {_g(mpa_to_kpa(y))} "
-            f"{_g(j_m2_to_micro(c.mdr_surface_energy_j_m2))} {_g(c.mdr_psi_b)} "
-            f"{_g(damping_ratio(e))} damping mdr 1 tangential mindlin NULL 1.0 "
-            f"{_g(_friction(spec, se))}")
-
-
-def mdr_context(spec: CaseSpec, se: Material) -> dict:
-    """Pair line and wall model of an mdr deck (see ``templates/contact_mdr.lmp.j2``).
-
-    LAMMPS (22 Jul 2025) accepts one mdr parameter set per deck, no other normal model in
-    the same ``pair_style granular``, and stops ("Contact between a pair of particles was
-    detected by the MDR model, however it is not reflected in the neighbor lists") when
-    any overlapping pair of particles is left to another pair style of a hybrid. So every
-    particle pair, AM included, uses the SE card's mdr model.
-    """
-    model = mdr_model(spec, se)
-    y = spec.contact.mdr_yield_mpa if spec.contact.mdr_yield_mpa is not None else se.yield_mpa
-    return {"model": model, "yield_mpa": y, "psi_b": spec.contact.mdr_psi_b,
-            "pairs": [{"types": "* *", "model": model,
-                       "comment": f"every pair: elastic-plastic mdr of {se.name}"}]}
-
-
-def wall_specs(spec: CaseSpec, am: Material, se: Material, wall: Material,
-               mdr: dict | None) -> tuple[list[dict], list[str]]:
-    """Wall fixes (per wall and phase) and the plane regions they need.
-
-    Hertz decks: ``fix wall/gran`` planes, and ``fix wall/gran/region`` on the moving
-    plane region. mdr decks: LAMMPS requires every ``wall/gran/region`` fix to use the
-    deck's one mdr model (same E, nu, Y, psi_b, damping) and refuses ``fix wall/gran``
-    with an mdr model, so every wall is a plane region with the mdr model, for both phases
-    (the wall itself is rigid in mdr).
-    """
-    if spec.geometry.dimension == 3:
-        planes = {"zlo": ("zplane 0.0 NULL", "0 0 0 0 0 1"),
-                  "zhi": (None, None)}
-        moving = "zhi"
-    else:
-        h = spec.geometry.height_um
-        planes = {"xlo": ("xplane 0.0 NULL", "0 0 0 1 0 0"), "xhi": (None, None),
-                  "ylo": ("yplane 0.0 NULL", "0 0 0 0 1 0"),
-                  "yhi": (f"yplane NULL {_g(h)}", f"0 {_g(h)} 0 0 -1 0")}
-        moving = "xhi"
-    walls, regions = [], []
-    for w, (plane, region) in planes.items():
-        if mdr is not None and w != moving:
-            regions.append(f"region          r{w} plane {region} side in units box")
-        for phase, card in (("am", am), ("se", se)):
-            if w == moving or mdr is not None:
-                style, where = "wall/gran/region", f"region r{w}"
-            else:
-                style, where = "wall/gran", plane
-            if mdr is not None and style == "wall/gran/region":
-                model = mdr["model"]
-            else:
-                model = wall_model(spec, card, wall)
-            walls.append({"wall": w, "phase": phase, "style": style, "where": where,
-                          "model": model})
-    return walls, regions
-
-
-def stage_context(spec: CaseSpec, dt: float) -> list[dict]:
-    """Per-stage values for the templates (targets in kPa / µm, hold steps)."""
-    out = []
-    previous = None
-    for s in spec.stages:
-        d: dict = {"name": _safe(s.name), "kind": s.kind, "hold_steps": 0}
-        if isinstance(s, SettleStage):
-            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
-                     description=f"pre-load to {s.pressure_mpa:g} MPa")
-        elif isinstance(s, PressStage) and s.mode == "pressure":
-            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
-                     description=f"press to {s.pressure_mpa:g} MPa")
-        elif isinstance(s, PressStage):
-            d.update(control="width", final_width=s.final_width_um,
-                     description=f"press to a width of {s.final_width_um:g} um")
-        elif isinstance(s, ReleaseStage):
-            d.update(control="pressure", target_kpa=mpa_to_kpa(s.pressure_mpa),
-                     description=f"release to a stack pressure of {s.pressure_mpa:g} MPa")
-        elif isinstance(s, HoldStage):
-            steps = int(round(s.duration_us / dt))
-            if previous is not None and previous["control"] == "pressure":
-                d.update(control="pressure", target_kpa=previous["target_kpa"])
-                what = f"hold {previous['target_kpa'] / 1000:g} MPa"
-            else:
-                d.update(control="hold")
-                what = "hold the boundary still"
-            d.update(hold_steps=steps, description=f"{what} for {s.duration_us:g} us, then "
-                     "until at rest")
-        elif isinstance(s, ExpandStage):
-            d.update(_expand_control(s, previous))
-        out.append(d)
-        previous = d
-    return out
-
-
-def _expand_control(s: ExpandStage, previous: dict | None) -> dict:
+def _expand_control(s: ExpandStage, previous: StageContext | None) -> dict:
     """Boundary control of an expand stage: servo to a pressure, or hold the gap."""
+    before = previous.target_kpa if previous is not None else None
     if s.boundary == "gap":
         # target_kpa only sets the background damping of the hold (the pressure before)
-        out = {"control": "hold", "description": "AM growth at a fixed gap (the moving wall "
-               "held still), then until at rest"}
-        if previous is not None and "target_kpa" in previous:
-            out["target_kpa"] = previous["target_kpa"]
-        return out
-    if s.pressure_mpa is not None:
-        target = mpa_to_kpa(s.pressure_mpa)
-    elif previous is not None and "target_kpa" in previous:
-        target = previous["target_kpa"]
-    else:  # pragma: no cover - config refuses this
+        return dict(control="hold", target_kpa=before,
+                    description="AM growth at a fixed gap (the moving wall held still), then "
+                    "until at rest")
+    target = mpa_to_kpa(s.pressure_mpa) if s.pressure_mpa is not None else before
+    if target is None:  # pragma: no cover - the case model refuses this
         raise SpecError(f"stage {s.name!r}: no pressure to hold")
-    return {"control": "pressure", "target_kpa": target,
-            "description": f"AM growth holding {target / 1000:g} MPa, then until at rest"}
+    return dict(control="pressure", target_kpa=target,
+                description=f"AM growth holding {kpa_to_mpa(target):g} MPa, then until at rest")
 
 
+def stage_contexts(spec: CaseSpec, cards: DeckCards, structure: packing.Structure,
+                   dt: float, rho_eff: float) -> tuple[StageContext, ...]:
+    """Per-stage values for the templates.
+
+    Background damping of the hold segments: F = −γ v with γ = m / τ per type, τ a
+    fraction (``control.damping_transit_fraction``) of one wave-transit time of the cell
+    at the stage's pressure, ``W √(ρ_eff / M)`` with the modulus estimate M = C √P.
+    """
+    m_se = cards.se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
+    floor = mpa_to_kpa(spec.control.pressure_floor_mpa)
+    all_cards = {"am": cards.am, "se": cards.se, "wall": cards.wall}
+    out: list[StageContext] = []
+    previous = None
+    for k, s in enumerate(spec.stages):
+        base = _stage_control(s, previous, dt)
+        p_kpa = max(base.get("target_kpa") or 0.0, floor)
+        modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
+        tau = spec.control.damping_transit_fraction * (
+            spec.geometry.width_um * math.sqrt(rho_eff / modulus))
+        growth = (expansion.plan(spec, k, structure, dt, all_cards)
+                  if isinstance(s, ExpandStage) else None)
+        previous = StageContext(name=_safe(s.name), kind=s.kind, damping_time_us=tau,
+                                gamma_se=m_se / tau, growth=growth, **base)
+        out.append(previous)
+    return tuple(out)
+
+
+# ---- masses, cell, time step ----------------------------------------------------------------
 def _body_densities(structure: packing.Structure, rho: np.ndarray, rho_am: float) -> tuple[
-    np.ndarray, float, list[tuple[int, float]]
+    np.ndarray, float, tuple[tuple[int, float], ...]
 ]:
     """Per-atom densities that give every multisphere body the mass of the union of its
     spheres (overlaps counted once): ``ρ V_union / Σ V_spheres`` on each of its atoms.
     Returns the densities, the solid volume (bodies as unions) and ``(mol, density)``."""
-    from assb_lmp.build import multisphere
-
     rho = rho.astype(float).copy()
     d = structure.diameters
     solid = float(np.sum(np.pi / 6.0 * d[structure.mol == 0] ** 3))
@@ -354,16 +241,103 @@ def _body_densities(structure: packing.Structure, rho: np.ndarray, rho_am: float
         rho[sel] = rho_am * v_union / v_sum
         solid += v_union
         out.append((int(m), float(rho_am * v_union / v_sum)))
-    return rho, solid, out
+    return rho, solid, tuple(out)
 
 
-def _box_margin(spec: CaseSpec) -> float:
+def _masses(spec: CaseSpec, cards: DeckCards, structure: packing.Structure) -> dict:
+    """Solid volume (µm³), effective density of the cell (pg/µm³), multisphere body
+    densities, and the ratio of the mean AM particle mass to the SE particle mass."""
+    d = structure.diameters
+    is_am = structure.types == packing.TYPE_AM
+    rho = np.where(is_am, cards.am.rho, cards.se.rho)
+    solid_volume = float(np.sum(np.pi / 6.0 * d**3))
+    body_densities: tuple[tuple[int, float], ...] = ()
+    if structure.multisphere:
+        rho, solid_volume, body_densities = _body_densities(structure, rho, cards.am.rho)
+    mass = float(np.sum(rho * np.pi / 6.0 * d**3))
+    cell_volume = spec.geometry.width_um * spec.geometry.height_um * spec.depth_um
+    m_se = cards.se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
+    m_am = float(np.mean(rho[is_am] * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
+    return {"solid_volume": solid_volume, "rho_eff": mass / cell_volume,
+            "body_densities": body_densities, "gamma_ratio": m_am / m_se}
+
+
+def _cell_fields(spec: CaseSpec) -> str:
+    """The cell part of a stage's ``<stage>.cell.json`` line (LAMMPS immediate variables)."""
+    depth = spec.depth_um
+    if spec.geometry.dimension == 3:
+        return (
+            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
+            '"yhi_um": $(yhi:%.10g), "zlo_um": 0.0, "zhi_um": $(v_L:%.10g), '
+            '"p_zlo_mpa": $(v_p_zlo/1000:%.8g), "p_zhi_mpa": $(v_p_zhi/1000:%.8g), '
+            '"p_xx_mpa": $(v_p_xx/1000:%.8g), "p_yy_mpa": $(v_p_yy/1000:%.8g), "dimension": 3'
+        )
+    if spec.geometry.boundary == "periodic":
+        return (
+            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
+            '"yhi_um": $(yhi:%.10g), "zlo_um": ' + _g(-0.5 * depth) + ', "zhi_um": '
+            + _g(0.5 * depth) + ', "p_xx_mpa": $(v_p_xx/1000:%.8g), '
+            '"p_yy_mpa": $(v_p_yy/1000:%.8g)'
+        )
+    return (
+        '"xlo_um": 0.0, "xhi_um": $(v_L:%.10g), "ylo_um": 0.0, "yhi_um": '
+        + _g(spec.geometry.height_um) + ', "zlo_um": ' + _g(-0.5 * depth)
+        + ', "zhi_um": ' + _g(0.5 * depth) + ', "p_xlo_mpa": $(v_p_xlo/1000:%.8g), '
+        '"p_xhi_mpa": $(v_p_xhi/1000:%.8g), "p_ylo_mpa": $(v_p_ylo/1000:%.8g), '
+        '"p_yhi_mpa": $(v_p_yhi/1000:%.8g)'
+    )
+
+
+def _dt_note(spec: CaseSpec, cards: DeckCards, dt: float) -> str:
+    """The time step's comment: its multiple of the Rayleigh time and the limit."""
+    t_r = physics.critical_timestep_us(spec, {"am": cards.am, "se": cards.se})
+    head = f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
+    if spec.contact.normal != "mdr":
+        return head + f"(stability limit {DT_STABILITY_FRACTION:.2f})"
+    return head + (f"(mdr: stability limit {physics.MDR_DT_FACTOR * DT_STABILITY_FRACTION:.2f}, "
+                   "flattened contacts unload stiffly)")
+
+
+def _box_margin(spec: CaseSpec, am: Material) -> float:
     """Box margin beyond the cell (µm): 1, more when an expand stage may push the wall out."""
     if not any(isinstance(s, ExpandStage) for s in spec.stages):
         return 1.0
-    from assb_lmp.build import expansion
+    return expansion.box_margin_um(spec, am)
 
-    return expansion.box_margin_um(spec)
+
+# ---- the deck ---------------------------------------------------------------------------------
+def context(spec: CaseSpec, cards: DeckCards, structure: packing.Structure,
+            dt: float) -> DeckContext:
+    """Every template value of a case with its packed structure and time step (µs)."""
+    g = spec.geometry
+    dim3, periodic = g.dimension == 3, g.boundary == "periodic"
+    mdr = mdr_contact(spec, cards.se) if spec.contact.normal == "mdr" else None
+    walls, wall_regions = ((), ()) if periodic else wall_fixes(
+        spec, cards.am, cards.se, cards.wall, mdr)
+    masses = _masses(spec, cards, structure)
+    return DeckContext(
+        version=__version__, case=spec, cards=cards, contact=spec.contact,
+        control=spec.control, dimension=g.dimension, periodic=periodic,
+        width=g.width_um, height=g.height_um, depth=spec.depth_um,
+        lx=g.height_um if dim3 else None, ly=spec.depth_um if dim3 else None,
+        se_diameter=spec.packing.se_diameter_um, rho_se=cards.se.rho,
+        rho_eff=masses["rho_eff"], solid_volume=masses["solid_volume"],
+        p_floor_kpa=mpa_to_kpa(spec.control.pressure_floor_mpa),
+        pairs=particle_pairs(spec, cards.am, cards.se), mdr=mdr, walls=walls,
+        wall_regions=wall_regions,
+        wall_names=WALLS_3D if dim3 else (() if periodic else WALLS),
+        boundary_flags="p p f" if dim3 else ("p p p" if periodic else "f f p"),
+        marker_motion=("NULL NULL NULL NULL NULL v_vwall" if dim3
+                       else "NULL NULL NULL v_vwall NULL NULL"),
+        marker_id=len(structure.types) + 1, skin=spec.control.skin_um,
+        dt=dt, dt_note=_dt_note(spec, cards, dt),
+        stages=stage_contexts(spec, cards, structure, dt, masses["rho_eff"]),
+        cell_fields=_cell_fields(spec), gamma_ratio=masses["gamma_ratio"],
+        box_margin_um=_box_margin(spec, cards.am), multisphere=structure.multisphere,
+        body_densities=masses["body_densities"],
+        integrate_group="se" if structure.multisphere else "grains",
+        n_bodies=structure.n_am,
+    )
 
 
 def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
@@ -372,144 +346,42 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
     Parameters
     ----------
     spec : CaseSpec
-        A validated case.
+        A validated case (:func:`assb_lmp.materials.resolve.load_case`).
     user_templates : Path, optional
         Folder searched before the built-in templates.
+
+    Raises
+    ------
+    SpecError
+        For a case this builder cannot render (another engine's, a missing card, a time
+        step above the limit, an expansion that does not fit).
     """
-    cards = spec.cards()
-    am, se, wall = cards["am"], cards["se"], cards["wall"]
-    dt = timestep_us(spec)
+    if spec.engine != "lammps":
+        raise SpecError(f"engine = {spec.engine!r}: this builder writes LAMMPS decks only")
+    found = case_cards(spec)
+    cards = DeckCards(am=found["am"], se=found["se"], wall=found["wall"])
+    dt = physics.timestep_us(spec, found)
     structure = packing.generate(spec)
-    periodic = spec.geometry.boundary == "periodic"
-    depth = spec.depth_um
-    dim3 = spec.geometry.dimension == 3
-    is_am = structure.types == packing.TYPE_AM
-
-    pairs = particle_pairs(spec, am, se)
-    mdr = mdr_context(spec, se) if spec.contact.normal == "mdr" else None
-    walls: list[dict] = []
-    wall_regions: list[str] = []
-    if not periodic:
-        walls, wall_regions = wall_specs(spec, am, se, wall, mdr)
-    skin = spec.control.skin_um
-
-    d = structure.diameters
-    rho = np.where(structure.types == packing.TYPE_AM, am.rho, se.rho)
-    solid_volume = float(np.sum(np.pi / 6.0 * d**3))
-    body_densities: list[tuple[int, float]] = []
-    if structure.multisphere:
-        rho, solid_volume, body_densities = _body_densities(structure, rho, am.rho)
-    mass = float(np.sum(rho * np.pi / 6.0 * d**3))
-    cell_volume = spec.geometry.width_um * spec.geometry.height_um * depth
-    rho_eff = mass / cell_volume
-
-    if dim3:
-        cell_fields = (
-            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
-            '"yhi_um": $(yhi:%.10g), "zlo_um": 0.0, "zhi_um": $(v_L:%.10g), '
-            '"p_zlo_mpa": $(v_p_zlo/1000:%.8g), "p_zhi_mpa": $(v_p_zhi/1000:%.8g), '
-            '"p_xx_mpa": $(v_p_xx/1000:%.8g), "p_yy_mpa": $(v_p_yy/1000:%.8g), "dimension": 3'
-        )
-    elif periodic:
-        cell_fields = (
-            '"xlo_um": $(xlo:%.10g), "xhi_um": $(xhi:%.10g), "ylo_um": $(ylo:%.10g), '
-            '"yhi_um": $(yhi:%.10g), "zlo_um": ' + _g(-0.5 * depth) + ', "zhi_um": '
-            + _g(0.5 * depth) + ', "p_xx_mpa": $(v_p_xx/1000:%.8g), '
-            '"p_yy_mpa": $(v_p_yy/1000:%.8g)'
-        )
-    else:
-        cell_fields = (
-            '"xlo_um": 0.0, "xhi_um": $(v_L:%.10g), "ylo_um": 0.0, "yhi_um": '
-            + _g(spec.geometry.height_um) + ', "zlo_um": ' + _g(-0.5 * depth)
-            + ', "zhi_um": ' + _g(0.5 * depth) + ', "p_xlo_mpa": $(v_p_xlo/1000:%.8g), '
-            '"p_xhi_mpa": $(v_p_xhi/1000:%.8g), "p_ylo_mpa": $(v_p_ylo/1000:%.8g), '
-            '"p_yhi_mpa": $(v_p_yhi/1000:%.8g)'
-        )
-
-    # background damping of the hold segments: F = -gamma v with gamma = m / tau_v per type,
-    # tau_v a fraction of one wave-transit time of the cell at the stage's pressure
-    m_se = se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
-    stages = stage_context(spec, dt)
-    for st in stages:
-        p_kpa = max(st.get("target_kpa", 0.0), mpa_to_kpa(spec.control.pressure_floor_mpa))
-        modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
-        st["damping_time_us"] = spec.control.damping_transit_fraction * (
-            spec.geometry.width_um * math.sqrt(rho_eff / modulus))
-        st["gamma_se"] = m_se / st["damping_time_us"]
-    is_am = structure.types == packing.TYPE_AM
-    m_am = float(np.mean(rho[is_am] * math.pi / 6.0 * d[is_am] ** 3)) if is_am.any() else m_se
-    for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
-        if isinstance(s, ExpandStage):
-            from assb_lmp.build import expansion
-
-            st.update(expansion.plan(spec, k, structure, dt))
-
-    t_r = critical_timestep_us(spec)
-    context = {
-        "version": __version__,
-        "case": spec,
-        "cards": {"am": am, "se": se, "wall": wall},
-        "contact": spec.contact,
-        "control": spec.control,
-        "periodic": periodic,
-        "width": spec.geometry.width_um,
-        "height": spec.geometry.height_um,
-        "depth": depth,
-        "se_diameter": spec.packing.se_diameter_um,
-        "rho_se": se.rho,
-        "rho_eff": rho_eff,
-        "solid_volume": solid_volume,
-        "p_floor_kpa": mpa_to_kpa(spec.control.pressure_floor_mpa),
-        "pairs": pairs,
-        "walls": walls,
-        "wall_names": list(WALLS_3D) if dim3 else ([] if periodic else list(WALLS)),
-        "dimension": spec.geometry.dimension,
-        "boundary_flags": "p p f" if dim3 else ("p p p" if periodic else "f f p"),
-        "mdr": mdr,
-        "wall_regions": wall_regions,
-        "skin": skin,
-        "marker_motion": ("NULL NULL NULL NULL NULL v_vwall" if dim3
-                          else "NULL NULL NULL v_vwall NULL NULL"),
-        "lx": spec.geometry.height_um if dim3 else None,
-        "ly": depth if dim3 else None,
-        "marker_id": len(structure.types) + 1,
-        "dt": dt,
-        "dt_note": (
-            f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
-            f"(stability limit {DT_STABILITY_FRACTION:.2f})"
-            if mdr is None else
-            f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest particle "
-            f"(mdr: stability limit {MDR_DT_FACTOR * DT_STABILITY_FRACTION:.2f}, flattened "
-            "contacts unload stiffly)"
-        ),
-        "stages": stages,
-        "cell_fields": cell_fields,
-        "gamma_ratio": m_am / m_se,
-        "box_margin_um": _box_margin(spec),
-        "multisphere": structure.multisphere,
-        "body_densities": body_densities,
-        "integrate_group": "se" if structure.multisphere else "grains",
-        "n_bodies": structure.n_am,
-    }
-    text = environment(user_templates).get_template(MAIN_TEMPLATE).render(**context)
-    return Deck(text=text, structure=structure, dt_us=dt, context=context)
+    ctx = context(spec, cards, structure, dt)
+    text = environment(user_templates).get_template(MAIN_TEMPLATE).render(**ctx.variables())
+    return Deck(text=text, structure=structure, dt_us=dt, context=ctx)
 
 
 def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None) -> Deck:
     """Write ``deck.lmp``, ``structure.data``, ``structure.json``, ``spec.yaml`` and
-    ``materials.json`` into ``out_dir`` (nothing is run).
-    """
+    ``materials.json`` into ``out_dir`` (nothing is run)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "dumps").mkdir(exist_ok=True)
     deck = build(spec, user_templates)
-    cards = deck.context["cards"]
+    cards = deck.context.cards
     packing.write_data(deck.structure, out_dir / "structure.data",
-                       {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0},
-                       margin=deck.context["box_margin_um"])
+                       {1: cards.am.rho, 2: cards.se.rho, 3: 1.0},
+                       margin=deck.context.box_margin_um)
     packing.write_info(deck.structure, out_dir / "structure.json")
-    (out_dir / "spec.yaml").write_text(dump_case(spec))
-    (out_dir / "materials.json").write_text(json.dumps(
-        {k: v.model_dump(mode="json") for k, v in cards.items()}, indent=2) + "\n")
-    (out_dir / "deck.lmp").write_text(deck.text)
+    atomic_write_text(out_dir / "spec.yaml", dump_case(spec))
+    atomic_write_json(out_dir / "materials.json",
+                      {role: getattr(cards, role).model_dump(mode="json")
+                       for role in ("am", "se", "wall")})
+    atomic_write_text(out_dir / "deck.lmp", deck.text)
     return deck

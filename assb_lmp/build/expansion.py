@@ -49,18 +49,18 @@ the rigid fix would have to be re-created after ``fix deform``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from assb_lmp.build import packing
-from assb_lmp.spec.case import (
-    CaseSpec,
-    ExpandStage,
-    PressStage,
-    expand_volume_strain,
-)
+from assb_lmp.build import multisphere, packing
 from assb_lmp.core.errors import SpecError
 from assb_lmp.core.units import mpa_to_kpa
+from assb_lmp.materials import vegard
+from assb_lmp.materials.cards import Material
+from assb_lmp.materials.physics import CaseCards, expand_volume_strain
+from assb_lmp.spec.case import CaseSpec
+from assb_lmp.spec.stages import ExpandStage, PressStage
 
 #: Largest surface step of one rigid-body growth increment, as a fraction of the SE diameter.
 MAX_INCREMENT_FRACTION = 0.05
@@ -112,8 +112,6 @@ def _known_width(spec: CaseSpec, index: int) -> float | None:
 def _body_reach(structure: packing.Structure) -> tuple[np.ndarray, np.ndarray]:
     """Per AM particle: the largest distance from its centre to its surface (µm) and its
     section area (µm², exact union for bodies)."""
-    from assb_lmp.build import multisphere
-
     am = structure.types == packing.TYPE_AM
     if structure.mol is None:
         r = 0.5 * structure.diameters[am]
@@ -129,51 +127,74 @@ def _body_reach(structure: packing.Structure) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(reach), np.asarray(area)
 
 
-def box_margin_um(spec: CaseSpec, default: float = 1.0) -> float:
+def box_margin_um(spec: CaseSpec, am: Material, default: float = 1.0) -> float:
     """Box margin beyond the cell (µm) that leaves room for every expand stage held at a
-    pressure: ``default + W0 (s² − 1)`` for the largest swelling ``s``."""
+    pressure: ``default + W0 (s² − 1)`` for the largest swelling ``s`` (``am``: the case's
+    AM card, for Vegard strains)."""
     extra = 0.0
     for st in spec.stages:
         if isinstance(st, ExpandStage) and st.boundary == "pressure":
-            s = linear_scale(expand_volume_strain(spec, st), st.basis)
+            s = linear_scale(expand_volume_strain(st, am), st.basis)
             extra = max(extra, spec.geometry.width_um * (s * s - 1.0))
     return default + extra
 
 
-def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float) -> dict:
-    """Values of the expand stage ``spec.stages[index]`` for the templates.
+@dataclass(frozen=True)
+class GrowthPlan:
+    """The growth of one expand stage, as the templates use it.
 
-    Returns
-    -------
-    dict
-        ``volume_strain``, ``basis``, ``scale`` (linear), ``lin`` (= scale − 1),
-        ``rigid`` (multisphere bodies), ``runs`` (chunks or increments),
-        ``steps_per_run``, ``growth_steps``, ``growth_rate_per_us``,
-        ``max_step_um`` (largest surface step of one increment; 0 for continuous growth),
-        ``strain_note``.
-
-    Raises
-    ------
-    SpecError
-        When the grown particles would not fit (see module doc) or an increment is too big.
+    Attributes
+    ----------
+    volume_strain : float
+        AM volume (or area) strain e (−).
+    basis : str
+        ``volume`` or ``area``.
+    scale, lin : float
+        Linear scale s of the AM lengths, and s − 1.
+    rigid : bool
+        Multisphere bodies (grown in increments) instead of spheres (grown continuously).
+    runs, steps_per_run, growth_steps : int
+        Chunks (spheres) or increments (bodies), steps of each, steps in all.
+    growth_rate_per_us : float
+        Linear strain rate of the growth (1/µs).
+    max_step_um : float
+        Largest surface step of one increment (µm; 0 for continuous growth).
+    strain_note : str
+        Where the strain comes from (the spec, or Vegard's law from the AM card).
+    boundary : str
+        ``pressure`` or ``gap``.
     """
+
+    volume_strain: float
+    basis: str
+    scale: float
+    lin: float
+    rigid: bool
+    runs: int
+    steps_per_run: int
+    growth_steps: int
+    growth_rate_per_us: float
+    max_step_um: float
+    strain_note: str
+    boundary: str
+
+
+def _growth_rate(spec: CaseSpec, index: int, se: Material) -> float:
+    """Linear strain rate of the growth (1/µs): given, or the controller's inertial-number
+    cap at the stage's pressure (a tenth of it under a pressure boundary)."""
     st = spec.stages[index]
-    assert isinstance(st, ExpandStage)
-    where = f"stages.{index} ({st.name})"
-    e = expand_volume_strain(spec, st)
-    s = linear_scale(e, st.basis)
-    lin = s - 1.0
-    cards = spec.cards()
-    se = cards["se"]
-    d_se = spec.packing.se_diameter_um
     p_mpa = _stage_pressure_mpa(spec, index) or spec.control.pressure_floor_mpa
     p_kpa = max(mpa_to_kpa(p_mpa), mpa_to_kpa(spec.control.pressure_floor_mpa))
-    rate = st.growth_strain_rate or spec.control.inertial_number * math.sqrt(
-        p_kpa / se.rho) / d_se * (GROWTH_RATE_FRACTION_PRESSURE if st.boundary == "pressure"
-                                  else 1.0)
-    growth_steps = max(MIN_GROWTH_STEPS, math.ceil(abs(lin) / (rate * dt_us)))
+    return st.growth_strain_rate or spec.control.inertial_number * math.sqrt(
+        p_kpa / se.rho) / spec.packing.se_diameter_um * (
+            GROWTH_RATE_FRACTION_PRESSURE if st.boundary == "pressure" else 1.0)
 
-    reach, area = _body_reach(structure)
+
+def _check_fit(spec: CaseSpec, index: int, structure: packing.Structure, s: float,
+               reach: np.ndarray, area: np.ndarray) -> None:
+    """Refuse a growth that would push particles through a wall (see module doc)."""
+    st = spec.stages[index]
+    where = f"stages.{index} ({st.name})"
     h = spec.geometry.height_um
     grown_len = 2.0 * float(reach.max()) * s if reach.size else 0.0
     width = _known_width(spec, index) if st.boundary == "gap" else None
@@ -200,58 +221,78 @@ def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float)
                 "use boundary: pressure"
             )
 
-    rigid = structure.multisphere
-    if rigid and spec.geometry.boundary == "periodic":
+
+def _runs(spec: CaseSpec, index: int, rigid: bool, lin: float,
+          reach: np.ndarray) -> tuple[int, float]:
+    """(runs, largest surface step per increment in µm) of the growth."""
+    st = spec.stages[index]
+    where = f"stages.{index} ({st.name})"
+    r_max = float(reach.max()) if reach.size else 0.0
+    if not rigid:
+        return max(1, math.ceil(abs(lin) * r_max / (0.5 * spec.control.skin_um))), 0.0
+    if spec.geometry.boundary == "periodic":
         raise SpecError(
             f"{where}: growing multisphere bodies re-creates the rigid fix, which LAMMPS "
             "only accepts before the box-changing fix deform of a periodic cell; expand "
             "stages of multisphere AM need boundary: walls (spheres work in both)"
         )
-    if rigid:
-        step_cap = MAX_INCREMENT_FRACTION * d_se
-        r_max = float(reach.max()) if reach.size else 0.0
-        if st.increments is None:
-            runs = max(10, math.ceil(abs(lin) * r_max / st.max_increment_um))
-            if runs > 5000:
-                raise SpecError(
-                    f"{where}: growing the bodies by {lin:+.4f} in steps of at most "
-                    f"{st.max_increment_um} µm needs {runs} increments (at most 5000); raise "
-                    "max_increment_um"
-                )
-        else:
-            runs = st.increments
-        max_step = abs(lin) / runs * r_max
-        if max_step > step_cap:
+    step_cap = MAX_INCREMENT_FRACTION * spec.packing.se_diameter_um
+    if st.increments is None:
+        runs = max(10, math.ceil(abs(lin) * r_max / st.max_increment_um))
+        if runs > 5000:
             raise SpecError(
-                f"{where}: increments = {runs} moves an AM surface by {max_step:.3g} µm per "
-                f"increment, more than {step_cap:.3g} µm ({MAX_INCREMENT_FRACTION:g} of the SE "
-                "diameter): the sudden overlaps would shoot particles through their neighbours "
-                f"and the walls; use at least {math.ceil(abs(lin) * r_max / step_cap)} "
-                "increments (or leave increments unset)"
+                f"{where}: growing the bodies by {lin:+.4f} in steps of at most "
+                f"{st.max_increment_um} µm needs {runs} increments (at most 5000); raise "
+                "max_increment_um"
             )
     else:
-        r_max = float(reach.max()) if reach.size else 0.0
-        max_step = 0.0
-        runs = max(1, math.ceil(abs(lin) * r_max / (0.5 * spec.control.skin_um)))
-    steps_per_run = max(MIN_STEPS_PER_RUN, math.ceil(growth_steps / runs))
-    if st.vegard is not None:
-        from assb_lmp.materials import vegard
+        runs = st.increments
+    max_step = abs(lin) / runs * r_max
+    if max_step > step_cap:
+        raise SpecError(
+            f"{where}: increments = {runs} moves an AM surface by {max_step:.3g} µm per "
+            f"increment, more than {step_cap:.3g} µm ({MAX_INCREMENT_FRACTION:g} of the SE "
+            "diameter): the sudden overlaps would shoot particles through their neighbours "
+            f"and the walls; use at least {math.ceil(abs(lin) * r_max / step_cap)} "
+            "increments (or leave increments unset)"
+        )
+    return runs, max_step
 
-        note = vegard.describe(cards["am"], st.vegard.from_state_of_charge,
-                               st.vegard.state_of_charge, st.vegard.electrode)
-    else:
-        note = f"volume strain {e:+.6g} given in the spec"
-    return {
-        "volume_strain": e,
-        "basis": st.basis,
-        "scale": s,
-        "lin": lin,
-        "rigid": rigid,
-        "runs": int(runs),
-        "steps_per_run": int(steps_per_run),
-        "growth_steps": int(runs * steps_per_run),
-        "growth_rate_per_us": abs(lin) / (runs * steps_per_run * dt_us),
-        "max_step_um": max_step,
-        "strain_note": note,
-        "boundary": st.boundary,
-    }
+
+def strain_note(st: ExpandStage, am: Material, e: float) -> str:
+    """Where an expand stage's strain comes from, for the deck."""
+    if st.vegard is None:
+        return f"volume strain {e:+.6g} given in the spec"
+    return vegard.describe(am, st.vegard.from_state_of_charge, st.vegard.state_of_charge,
+                           st.vegard.electrode)
+
+
+def plan(spec: CaseSpec, index: int, structure: packing.Structure, dt_us: float,
+         cards: CaseCards) -> GrowthPlan:
+    """The growth of the expand stage ``spec.stages[index]`` (``cards``: the case's cards).
+
+    Raises
+    ------
+    SpecError
+        When the grown particles would not fit (see module doc) or an increment is too big.
+    """
+    st = spec.stages[index]
+    if not isinstance(st, ExpandStage):
+        raise TypeError(f"stages.{index} is a {st.kind} stage, not an expand stage")
+    e = expand_volume_strain(st, cards["am"])
+    s = linear_scale(e, st.basis)
+    lin = s - 1.0
+    rate = _growth_rate(spec, index, cards["se"])
+    growth_steps = max(MIN_GROWTH_STEPS, math.ceil(abs(lin) / (rate * dt_us)))
+    reach, area = _body_reach(structure)
+    _check_fit(spec, index, structure, s, reach, area)
+    runs, max_step = _runs(spec, index, structure.multisphere, lin, reach)
+    steps_per_run = max(MIN_STEPS_PER_RUN, math.ceil(growth_steps / runs))
+    return GrowthPlan(
+        volume_strain=e, basis=st.basis, scale=s, lin=lin, rigid=structure.multisphere,
+        runs=int(runs), steps_per_run=int(steps_per_run),
+        growth_steps=int(runs * steps_per_run),
+        growth_rate_per_us=abs(lin) / (runs * steps_per_run * dt_us),
+        max_step_um=max_step, strain_note=strain_note(st, cards["am"], e),
+        boundary=st.boundary,
+    )

@@ -13,9 +13,11 @@ diameter the packing draws.
 Sphere count: by default ``n = 2 ⌈6 (AR − 1)⌉ + 1`` (odd, one sphere at the centre; 1 for
 a circle). The exact circularity ``4πA/P²`` of the union (arcs computed exactly, see
 :func:`union_area_perimeter`) is then within about 1 % of the ellipse's for aspect ratios
-1–5 (:func:`circularity_table` prints it). Fewer than :func:`min_spheres` gives a chain
-of beads; more than :func:`max_spheres` puts centres closer than
-:data:`MIN_SPACING_FRACTION` of the minor semi-axis, which adds atoms and nothing else.
+1–5 (:func:`circularity_table` prints it). Fewer than
+:func:`assb_lmp.spec.shapes.min_spheres` gives a chain of beads; more than
+:func:`assb_lmp.spec.shapes.max_spheres` puts centres closer than
+:data:`assb_lmp.spec.shapes.MIN_SPACING_FRACTION` of the minor semi-axis, which adds atoms
+and nothing else (the case spec refuses both).
 
 Circularity of an ellipse: ``C = 4π (π a b) / P²`` with Ramanujan's second perimeter
 approximation ``P = π (a + b) (1 + 3h / (10 + √(4 − 3h)))``, ``h = ((a − b)/(a + b))²``
@@ -35,8 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Sub-sphere centres closer than this fraction of the minor semi-axis are not sensible.
-MIN_SPACING_FRACTION = 0.05
+from assb_lmp.spec.shapes import default_spheres
 
 
 # ============================================================== ellipse relations
@@ -53,34 +54,6 @@ def ellipse_circularity(aspect_ratio: float | np.ndarray) -> float | np.ndarray:
     p = np.pi * (ar + 1.0) * (1.0 + 3.0 * h / (10.0 + np.sqrt(4.0 - 3.0 * h)))
     c = 4.0 * np.pi * np.pi * ar / p**2
     return float(c) if c.ndim == 0 else c
-
-
-# ============================================================== sphere counts
-def default_spheres(aspect_ratio: float) -> int:
-    """Default number of sub-spheres: ``2 ⌈6 (AR − 1)⌉ + 1`` (1 for a circle)."""
-    if aspect_ratio <= 1.0 + 1e-12:
-        return 1
-    return 2 * math.ceil(6.0 * (aspect_ratio - 1.0) - 1e-9) + 1
-
-
-def min_spheres(aspect_ratio: float) -> int:
-    """Fewest sub-spheres that still make an ellipse: 1 for a circle, else 3."""
-    return 1 if aspect_ratio <= 1.0 + 1e-12 else 3
-
-
-def max_spheres(aspect_ratio: float) -> int:
-    """Most sub-spheres that are sensible: centre spacing ≥ MIN_SPACING_FRACTION × b.
-
-    The centres span ``2 (a − b²/a) = 2 b (AR − 1/AR)``, so
-    ``n ≤ 1 + 2 (AR − 1/AR) / MIN_SPACING_FRACTION`` (and at most the config's cap).
-    """
-    from assb_lmp.spec.case import MAX_SPHERES
-
-    if aspect_ratio <= 1.0 + 1e-12:
-        return 1
-    n = 1 + int(math.floor(2.0 * (aspect_ratio - 1.0 / aspect_ratio) / MIN_SPACING_FRACTION
-                           + 1e-9))
-    return max(min(n, MAX_SPHERES), min_spheres(aspect_ratio))
 
 
 # ============================================================== union of discs

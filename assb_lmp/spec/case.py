@@ -1,58 +1,62 @@
-"""Typed, validated case specifications (YAML in, frozen pydantic models out).
+"""The typed case model: one DEM case as frozen pydantic models (pure data).
 
-Every user-facing quantity carries its unit in its name (``width_um``,
-``pressure_mpa``); conversion to LAMMPS ``units micro`` happens in
-:mod:`assb_lmp.units` and :mod:`assb_lmp.deck`, nowhere else.
+Every user-facing quantity carries its unit in its name (``width_um``, ``pressure_mpa``);
+conversion to LAMMPS ``units micro`` happens in :mod:`assb_lmp.core.units` and the deck
+builder, nowhere else.
 
-Unknown keys are rejected. Every error names the file, the key, the value and the
-allowed range, and is raised before LAMMPS is touched. Strings that can reach a deck
-(case names, stage names, material names) are checked against strict patterns, so a
-spec can never inject a LAMMPS command.
+This module only checks the *structure* of a case: types, ranges, unknown keys (refused)
+and the consistency of the case with itself. It reads no file and no material card and
+derives no physics: the cross-references to the cards (do they exist, is the time step
+below the stability limit, does a plastic contact have a yield stress) are checked by
+:func:`assb_lmp.materials.resolve.parse_case` / :func:`~assb_lmp.materials.resolve.load_case`,
+and the derived physics (time step, E*, G*, Vegard strains) lives in
+:mod:`assb_lmp.materials.physics`.
+
+Every error names the file, the key, the value and the allowed range. Strings that can
+reach a deck (case names, stage names, material names) are checked against strict
+patterns, so a spec can never inject a LAMMPS command; numbers must be finite.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from assb_lmp.spec.shapes import AmShape, Range, SphereShape
+from assb_lmp.spec.stages import (
+    RESERVED_STAGE_NAMES,
+    ExpandStage,
+    PressStage,
+    Stage,
 )
+from assb_lmp.spec.validation import SAFE_NAME, STRICT, validate_mapping
 
-from assb_lmp.core.errors import SpecError
-from assb_lmp.materials import cards as materials
-
-#: A name that may reach a deck or a file name: letters, digits, ``_`` and ``-``.
-SAFE_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-
-#: Stability limit of the time step as a fraction of the Rayleigh time. Measured on
-#: this engine: 0.20 T_R (1.5e-4 µs for 1 µm LGPS) runs stable, 0.26 T_R pumps energy in.
+#: Stability limit of the time step as a fraction of the Rayleigh time (the upper bound of
+#: ``control.timestep_safety``). Measured on this engine: 0.20 T_R (1.5e-4 µs for 1 µm LGPS)
+#: runs stable, 0.26 T_R pumps energy in. The time step itself is chosen in
+#: :func:`assb_lmp.materials.physics.timestep_us`.
 DT_STABILITY_FRACTION = 0.20
-#: Factor on the time step (default and stability limit) of an elastic-plastic ``mdr`` deck.
-#: A plastically flattened contact unloads elastically over its enlarged contact radius, so
-#: it is stiffer than a Hertz contact at the same force. Measured on the tiny mdr case pressed
-#: to 500 MPa: 0.15 × Rayleigh time never converged (kinetic energy kept up by the stiff
-#: contacts), 0.10 and 0.075 converged in 20,500 and 30,800 press steps.
-MDR_DT_FACTOR = 0.5
 
-Range = tuple[float, float]
+#: Largest AM fraction of the *initial* cell the packers reach (quasi-2D discs between
+#: walls, 3D spheres): ``am_area_fraction × reference width / initial width`` above it is
+#: refused (:mod:`assb_lmp.build.packing` gives up there too).
+MAX_INITIAL_FILL = {2: 0.80, 3: 0.60}
 
-#: Stage names that would collide with folders of a case (outputs go to DIR/<stage>/).
-RESERVED_STAGE_NAMES = frozenset({"dumps", "figures", "dataset", "failed", "tmp"})
+#: Engines a case may name (``engine:``); which of them can run is the engine registry's
+#: business (:func:`assb_lmp.engines.get`).
+ENGINE_NAMES = ("lammps", "liggghts")
+
+
 
 
 class Materials(BaseModel):
     """Material cards by name (file stem in ``potentials/`` or the user's card folder)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     am: str = Field("LCO", pattern=SAFE_NAME, description="active-material card")
     se: str = Field("LGPS", pattern=SAFE_NAME, description="solid-electrolyte card")
     wall: str = Field("steel", pattern=SAFE_NAME, description="die/punch wall card")
@@ -72,7 +76,7 @@ class Geometry(BaseModel):
       along x and ``depth_um`` along y (default: equal to the height); both are fixed.
     """
 
-    model_config = _STRICT
+    model_config = STRICT
     dimension: Literal[2, 3] = 2
     width_um: float = Field(
         gt=0, le=2000, description="initial length along the press axis (µm): x in 2D, z in 3D"
@@ -97,10 +101,10 @@ class Section(BaseModel):
     The plane contains the press axis z: ``axis: y`` is the plane y = ``position_um``
     (the image shows x across and z up), ``axis: x`` the plane x = ``position_um`` (y
     across, z up). The label window is the square of that image (see
-    :mod:`assb_lmp.mechanics`).
+    :mod:`assb_lmp.analysis.mechanics`).
     """
 
-    model_config = _STRICT
+    model_config = STRICT
     axis: Literal["x", "y"] = "y"
     position_um: float = Field(description="position of the plane along its axis (µm)")
     name: str | None = Field(None, pattern=SAFE_NAME, description="default: <axis><position>")
@@ -111,81 +115,6 @@ class Section(BaseModel):
         if self.name:
             return self.name
         return f"{self.axis}{self.position_um:g}".replace(".", "p").replace("-", "m")
-
-
-class SphereShape(BaseModel):
-    """AM particles are single spheres (the default)."""
-
-    model_config = _STRICT
-    kind: Literal["sphere"] = "sphere"
-
-
-#: Largest aspect ratio of an elliptical AM particle.
-MAX_ASPECT_RATIO = 10.0
-#: Most sub-spheres a multisphere body may have.
-MAX_SPHERES = 64
-
-
-class EllipseShape(BaseModel):
-    """AM particles are ellipses built from overlapping spheres moved as rigid bodies.
-
-    The drawn AM diameter is the *area-equivalent* diameter of the ellipse section, so the
-    AM area fraction keeps its meaning. ``aspect_ratio`` (major / minor axis, ≥ 1) is a
-    number or a ``[lo, hi]`` range from which each particle draws its own value
-    (uniformly). ``spheres`` fixes the number of sub-spheres per body (default: chosen
-    from the aspect ratio so that the union's circularity is within about 1 % of the
-    ellipse's, see :mod:`assb_lmp.multisphere`). ``orientation_deg`` fixes the angle of
-    the major axis to the press axis (x); default a uniformly random angle per particle.
-    """
-
-    model_config = _STRICT
-    kind: Literal["ellipse"]
-    aspect_ratio: float | Range
-    spheres: int | None = Field(None, ge=1, le=MAX_SPHERES,
-                                description="sub-spheres per body (default: automatic)")
-    orientation_deg: float | None = Field(None, ge=-180, le=180)
-
-    @field_validator("aspect_ratio")
-    @classmethod
-    def _aspect(cls, v: float | Range) -> float | Range:
-        lo, hi = (v, v) if isinstance(v, int | float) else v
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise ValueError(f"must be a number or an increasing [lo, hi] pair, got {v!r}")
-        if lo < 1.0:
-            raise ValueError(
-                f"aspect ratio {lo!r} < 1 is impossible: it is major axis / minor axis of the "
-                f"ellipse; allowed range [1, {MAX_ASPECT_RATIO:g}]"
-            )
-        if hi > MAX_ASPECT_RATIO:
-            raise ValueError(f"aspect ratio {hi!r} is above {MAX_ASPECT_RATIO:g}; allowed range "
-                             f"[1, {MAX_ASPECT_RATIO:g}]")
-        return v
-
-    @model_validator(mode="after")
-    def _sphere_count(self) -> EllipseShape:
-        if self.spheres is None:
-            return self
-        from assb_lmp.build import multisphere
-
-        lo, hi = (self.aspect_ratio, self.aspect_ratio) if isinstance(
-            self.aspect_ratio, int | float) else self.aspect_ratio
-        most = multisphere.max_spheres(lo)
-        if self.spheres > most:
-            raise ValueError(
-                f"spheres = {self.spheres} is more than sensible for aspect ratio {lo:g}: at "
-                f"most {most} (sub-sphere centres closer than "
-                f"{multisphere.MIN_SPACING_FRACTION:g} of the minor semi-axis add nothing)"
-            )
-        least = multisphere.min_spheres(hi)
-        if self.spheres < least:
-            raise ValueError(
-                f"spheres = {self.spheres} cannot make an ellipse of aspect ratio {hi:g}: at "
-                f"least {least} (fewer sub-spheres give a chain of beads)"
-            )
-        return self
-
-
-AmShape = Annotated[SphereShape | EllipseShape, Field(discriminator="kind")]
 
 
 class Packing(BaseModel):
@@ -199,7 +128,7 @@ class Packing(BaseModel):
     (``square``) or fcc (``hex``).
     """
 
-    model_config = _STRICT
+    model_config = STRICT
     am_area_fraction: float = Field(gt=0, le=0.80)
     am_diameter_mean_um: float | Range = (9.0, 12.0)
     am_diameter_sd_um: float | Range = (0.0, 2.0)
@@ -212,7 +141,11 @@ class Packing(BaseModel):
         "touching). With touching discs, Komori's widths (46-55 µm pressed to 40 µm) drive "
         "the 2D solid fraction to 0.93-1.13; a larger pitch fills less SE",
     )
-    reference_width_um: float | None = Field(None, gt=0)
+    reference_width_um: float | None = Field(
+        None, gt=0, le=2000,
+        description="width of the compressed cell the AM fraction refers to (µm); its AM "
+        "must fit into the initial cell, and it must hold one AM particle",
+    )
     max_attempts: int = Field(200_000, ge=1000, le=10_000_000)
     am_shape: AmShape = Field(
         default_factory=SphereShape,
@@ -241,7 +174,7 @@ class Contact(BaseModel):
     contact, AM included, uses the SE's model; see ``docs/plasticity.md``.
     """
 
-    model_config = _STRICT
+    model_config = STRICT
     normal: Literal["hertz", "mdr"] = "hertz"
     mdr_yield_mpa: float | None = Field(
         None, gt=0, le=1.0e6, description="mdr only: overrides the SE card's yield stress (MPa)"
@@ -266,6 +199,18 @@ class Contact(BaseModel):
     friction: float | None = Field(None, ge=0, le=10, description="overrides the cards' friction")
 
 
+class Analysis(BaseModel):
+    """Options of the analysis of the case's dumps (``assb_lmp.analysis``, docs/stress.md)."""
+
+    model_config = STRICT
+    stress_convention: Literal["per_depth", "per_sphere"] | None = Field(
+        None, description="quasi-2D: which particle stress the CNN targets hold: per nominal "
+        "depth t (V = pi r^2 t, comparable with Komori's 2D numbers; the default) or the "
+        "sphere's own mean stress (V = 4/3 pi r^3); both are always reported. 3D has one "
+        "convention, the sphere volume (per_sphere)",
+    )
+
+
 class Control(BaseModel):
     """Quasi-static control of every stage.
 
@@ -275,7 +220,7 @@ class Control(BaseModel):
     ``servo_transit_times`` wave-transit times of the cell.
     """
 
-    model_config = _STRICT
+    model_config = STRICT
     timestep_us: float | None = Field(None, gt=0, description="default: safety × Rayleigh time")
     timestep_safety: float = Field(0.15, gt=0, le=DT_STABILITY_FRACTION)
     inertial_number: float = Field(1.0e-3, gt=0, le=1.0e-2)
@@ -315,142 +260,21 @@ class Control(BaseModel):
     )
 
 
-class SettleStage(BaseModel):
-    """Pre-load: servo the moving wall to a small pressure (default 1 MPa)."""
-
-    model_config = _STRICT
-    kind: Literal["settle"]
-    name: str = Field("settle", pattern=SAFE_NAME)
-    pressure_mpa: float = Field(1.0, gt=0, le=10_000)
-
-
-class PressStage(BaseModel):
-    """Press to a final width (``mode: width``) or to a target pressure (``mode: pressure``)."""
-
-    model_config = _STRICT
-    kind: Literal["press"]
-    name: str = Field("press", pattern=SAFE_NAME)
-    mode: Literal["width", "pressure"]
-    final_width_um: float | None = Field(None, gt=0)
-    pressure_mpa: float | None = Field(None, gt=0, le=10_000)
-
-    @model_validator(mode="after")
-    def _mode_fields(self) -> PressStage:
-        if self.mode == "width" and self.final_width_um is None:
-            raise ValueError("mode: width needs final_width_um")
-        if self.mode == "pressure" and self.pressure_mpa is None:
-            raise ValueError("mode: pressure needs pressure_mpa")
-        if self.mode == "width" and self.pressure_mpa is not None:
-            raise ValueError("mode: width takes final_width_um, not pressure_mpa")
-        if self.mode == "pressure" and self.final_width_um is not None:
-            raise ValueError("mode: pressure takes pressure_mpa, not final_width_um")
-        return self
-
-
-class HoldStage(BaseModel):
-    """Hold the current boundary state for a time (µs), then until the packing is at rest."""
-
-    model_config = _STRICT
-    kind: Literal["hold"]
-    name: str = Field("hold", pattern=SAFE_NAME)
-    duration_us: float = Field(0.0, ge=0, le=1.0e4)
-
-
-class ReleaseStage(BaseModel):
-    """Servo the moving wall down to a stack pressure (e.g. 25 MPa)."""
-
-    model_config = _STRICT
-    kind: Literal["release"]
-    name: str = Field("release", pattern=SAFE_NAME)
-    pressure_mpa: float = Field(25.0, gt=0, le=10_000)
-
-
-class Vegard(BaseModel):
-    """Volume strain from the lattice of the AM card's end members (Vegard's law).
-
-    The state of charge ``s`` maps to the lithiation ``y`` between the delithiated (0) and
-    lithiated (1) end members of the card: ``y = 1 − s`` for a positive electrode (made
-    lithiated, charging removes Li), ``y = s`` for a negative one. ``electrode: auto``
-    takes *positive* when the card's formula starts with ``Li`` and *negative* otherwise.
-    The strain is ``V(y_to) / V(y_from) − 1`` with V the volume per host unit, see
-    :mod:`assb_lmp.vegard`.
-    """
-
-    model_config = _STRICT
-    state_of_charge: float = Field(ge=0, le=1, description="state of charge after the stage")
-    from_state_of_charge: float = Field(0.0, ge=0, le=1,
-                                        description="state of charge before the stage")
-    electrode: Literal["auto", "positive", "negative"] = "auto"
-
-
-#: Allowed range of a requested AM volume strain.
-VOLUME_STRAIN_RANGE = (-0.5, 3.0)
-
-
-class ExpandStage(BaseModel):
-    """Vegard expansion (or contraction) of the AM by radius growth, gradual over the stage.
-
-    The amount is ``volume_strain`` (positive: swelling, negative: shrinking) or a
-    ``vegard`` request computed from the card's lattice data. ``basis: volume`` (default)
-    reads the strain as a change of the 3D particle volume (lengths scale by
-    ``(1 + e)^(1/3)``: the bodies are spheres and sphere clusters); ``basis: area`` as a
-    change of the quasi-2D section area (lengths scale by ``(1 + e)^(1/2)``). During and
-    after the growth the moving wall either holds a pressure (``boundary: pressure``,
-    default the last pressure target of the earlier stages, e.g. the 25 MPa stack pressure)
-    or stays where it is (``boundary: gap``). Rigid multisphere bodies grow in
-    ``increments`` steps (default: automatic, each step moves an AM surface by at most
-    ``max_increment_um``); spheres grow continuously.
-    """
-
-    model_config = _STRICT
-    kind: Literal["expand"]
-    name: str = Field("expand", pattern=SAFE_NAME)
-    volume_strain: float | None = Field(None, description="AM volume strain (−) e.g. 0.10")
-    vegard: Vegard | None = None
-    basis: Literal["volume", "area"] = "volume"
-    boundary: Literal["pressure", "gap"] = "pressure"
-    pressure_mpa: float | None = Field(None, gt=0, le=10_000)
-    increments: int | None = Field(None, ge=1, le=5000)
-    max_increment_um: float = Field(
-        0.002, gt=0, le=0.1,
-        description="rigid bodies: largest step of an AM surface per growth increment (µm)",
-    )
-    growth_strain_rate: float | None = Field(
-        None, gt=0, le=10,
-        description="linear strain rate of the growth (1/µs); default: the inertial-number "
-        "cap of the controller at the stage's pressure",
-    )
-
-    @model_validator(mode="after")
-    def _amount(self) -> ExpandStage:
-        if (self.volume_strain is None) == (self.vegard is None):
-            raise ValueError("give exactly one of volume_strain and vegard")
-        lo, hi = VOLUME_STRAIN_RANGE
-        if self.volume_strain is not None and not lo < self.volume_strain <= hi:
-            raise ValueError(f"volume_strain = {self.volume_strain!r} outside the allowed "
-                             f"range ({lo}, {hi}]")
-        if self.boundary == "gap" and self.pressure_mpa is not None:
-            raise ValueError("boundary: gap holds the wall still; it takes no pressure_mpa")
-        return self
-
-
-Stage = Annotated[
-    SettleStage | PressStage | HoldStage | ReleaseStage | ExpandStage,
-    Field(discriminator="kind"),
-]
-
-
 class CaseSpec(BaseModel):
-    """One DEM case: materials, geometry, packing, contact law, control and stages."""
+    """One DEM case: engine, materials, geometry, packing, contact law, control and stages."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(pattern=SAFE_NAME)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    engine: Literal[ENGINE_NAMES] = Field(
+        "lammps", description="the engine that runs the case (see assb_lmp.engines)"
+    )
     materials: Materials = Materials()
     geometry: Geometry
     packing: Packing
     contact: Contact = Contact()
     control: Control = Control()
+    analysis: Analysis = Analysis()
     stages: list[Stage] = Field(min_length=1, max_length=32)
     sections: list[Section] = Field(
         default_factory=list, max_length=64,
@@ -460,16 +284,7 @@ class CaseSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistency(self) -> CaseSpec:
-        names = [s.name for s in self.stages]
-        reserved = sorted(set(names) & RESERVED_STAGE_NAMES)
-        if reserved:
-            raise ValueError(
-                f"stage names {reserved} are reserved (case-folder names: "
-                f"{', '.join(sorted(RESERVED_STAGE_NAMES))})"
-            )
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
+        self._check_stage_names()
         g = self.geometry
         if g.dimension == 2 and self.sections:
             raise ValueError(
@@ -481,6 +296,28 @@ class CaseSpec(BaseModel):
                 f"geometry.boundary = {g.boundary!r}: a 3D cell is pressed along z between "
                 "walls and is periodic in x and y; use boundary: walls"
             )
+        width = self._check_widths()
+        self._check_reference_width()
+        self._check_expand_pressures()
+        if g.dimension == 3:
+            self._check_3d(width)
+        return self
+
+    def _check_stage_names(self) -> None:
+        names = [s.name for s in self.stages]
+        reserved = sorted(set(names) & RESERVED_STAGE_NAMES)
+        if reserved:
+            raise ValueError(
+                f"stage names {reserved} are reserved (case-folder names: "
+                f"{', '.join(sorted(RESERVED_STAGE_NAMES))})"
+            )
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"stage names must be unique, repeated: {sorted(dup)}")
+
+    def _check_widths(self) -> float:
+        """Width-mode presses must compress; the SE and the AM must fit. Returns the width
+        after the last width-mode press (µm)."""
         width = self.geometry.width_um
         for s in self.stages:
             if isinstance(s, PressStage) and s.mode == "width":
@@ -490,9 +327,6 @@ class CaseSpec(BaseModel):
                         f"than the width before the stage ({width} µm)"
                     )
                 width = s.final_width_um
-        maxd = _max_value(self.packing.am_diameter_mean_um) + 4 * _max_value(
-            self.packing.am_diameter_sd_um
-        )
         if self.packing.se_diameter_um > min(self.geometry.width_um, self.geometry.height_um):
             raise ValueError("se_diameter_um is larger than the cell")
         if _min_value(self.packing.am_diameter_mean_um) > min(width, self.geometry.height_um):
@@ -500,7 +334,30 @@ class CaseSpec(BaseModel):
                 f"the AM mean diameter ({_min_value(self.packing.am_diameter_mean_um)} µm) does "
                 f"not fit in the compressed cell ({width} × {self.geometry.height_um} µm)"
             )
-        del maxd
+        return width
+
+    def _check_reference_width(self) -> None:
+        """A given reference width must describe a compressed cell of this case: wide
+        enough to hold one AM particle, and narrow enough that its AM fits into the initial
+        cell (at most :data:`MAX_INITIAL_FILL` of it)."""
+        p = self.packing
+        ref = p.reference_width_um
+        if ref is None:
+            return
+        w0 = self.geometry.width_um
+        d_am = _min_value(p.am_diameter_mean_um)
+        fill = MAX_INITIAL_FILL[self.geometry.dimension]
+        widest = fill * w0 / p.am_area_fraction
+        if not d_am <= ref <= widest:
+            raise ValueError(
+                f"packing.reference_width_um = {ref!r} µm: the AM fraction "
+                f"{p.am_area_fraction:g} of a cell that wide must fit into the initial cell "
+                f"(geometry.width_um = {w0:g} µm, filled to at most {fill:g}) and the cell must "
+                f"hold one AM particle ({d_am:g} µm); allowed range [{d_am:g}, {widest:.4g}] µm"
+            )
+
+    def _check_expand_pressures(self) -> None:
+        """An expand stage held at a pressure needs one (its own or an earlier stage's)."""
         last_pressure = None
         for s in self.stages:
             if isinstance(s, ExpandStage) and s.boundary == "pressure" and (
@@ -513,9 +370,6 @@ class CaseSpec(BaseModel):
             p = getattr(s, "pressure_mpa", None)
             if p is not None and not (isinstance(s, ExpandStage) and s.boundary == "gap"):
                 last_pressure = p
-        if g.dimension == 3:
-            self._check_3d(width)
-        return self
 
     def _check_3d(self, final_width: float) -> None:
         """A 3D cell must hold its largest particle in every direction and its section
@@ -545,7 +399,7 @@ class CaseSpec(BaseModel):
         if dup:
             raise ValueError(f"sections: repeated section names {sorted(dup)}")
 
-    # derived values ------------------------------------------------------------
+    # values that follow from the case's own data ---------------------------------
     @property
     def depth_um(self) -> float:
         """Nominal layer depth t of the quasi-2D mode, or the y length of a 3D cell (µm)."""
@@ -570,14 +424,6 @@ class CaseSpec(BaseModel):
                 return s.final_width_um
         return self.geometry.width_um
 
-    def cards(self) -> dict[str, materials.Material]:
-        """The three material cards, loaded and validated."""
-        return {
-            "am": materials.get(self.materials.am),
-            "se": materials.get(self.materials.se),
-            "wall": materials.get(self.materials.wall),
-        }
-
 
 def largest_am_diameter_um(p: Packing) -> float:
     """Largest AM diameter a packing can draw (µm): the upper mean + 3 × the upper SD
@@ -593,140 +439,22 @@ def _min_value(v: float | Range) -> float:
     return float(v) if isinstance(v, int | float) else float(v[0])
 
 
-def rayleigh_time_us(radius_um: float, mat: materials.Material) -> float:
-    """Rayleigh time T_R = π r √(ρ/G) / (0.1631 ν + 0.8766) (µs).
+def validate_case(data: object, source: str | Path = "<spec>") -> CaseSpec:
+    """Validate the structure of a case mapping (no card is read).
 
-    Parameters
-    ----------
-    radius_um : float
-        Particle radius (µm).
-    mat : Material
-        Card giving ρ (g/cm³ = pg/µm³), E (GPa) and ν.
-    """
-    g_kpa = mat.G_gpa * 1.0e6
-    return math.pi * radius_um * math.sqrt(mat.rho / g_kpa) / (0.1631 * mat.nu + 0.8766)
-
-
-def critical_timestep_us(spec: CaseSpec) -> float:
-    """Smallest Rayleigh time over the particle kinds of a case (µs)."""
-    cards = spec.cards()
-    r_se = 0.5 * spec.packing.se_diameter_um
-    r_am = 0.5 * spec.packing.am_diameter_min_um
-    return min(rayleigh_time_us(r_se, cards["se"]), rayleigh_time_us(r_am, cards["am"]))
-
-
-def timestep_us(spec: CaseSpec) -> float:
-    """The time step a case runs with (µs): given, or safety × Rayleigh time.
-
-    Elastic-plastic (``contact.normal: mdr``) decks use :data:`MDR_DT_FACTOR` times the
-    default and the limit.
-
-    Raises
-    ------
-    SpecError
-        If a given time step exceeds the stability limit.
-    """
-    t_r = critical_timestep_us(spec)
-    factor = MDR_DT_FACTOR if spec.contact.normal == "mdr" else 1.0
-    if spec.control.timestep_us is None:
-        return factor * spec.control.timestep_safety * t_r
-    limit = factor * DT_STABILITY_FRACTION * t_r
-    if spec.control.timestep_us > limit:
-        raise SpecError(
-            f"control.timestep_us = {spec.control.timestep_us!r}: above the stability limit; "
-            f"allowed range (0, {limit:.3e}] µs ({factor * DT_STABILITY_FRACTION:.2f} × Rayleigh "
-            f"time {t_r:.3e} µs of the smallest, stiffest particle"
-            + (", halved for the mdr contact)" if factor != 1.0 else ")")
-        )
-    return spec.control.timestep_us
-
-
-def expand_volume_strain(spec: CaseSpec, stage: ExpandStage) -> float:
-    """The AM volume strain of an expand stage (−): given, or by Vegard's law from the card.
-
-    Raises
-    ------
-    SpecError
-        For a Vegard request on a card without lattice data.
-    """
-    if stage.volume_strain is not None:
-        return float(stage.volume_strain)
-    from assb_lmp.materials import vegard
-
-    v = stage.vegard
-    e = vegard.volume_strain(spec.cards()["am"], v.from_state_of_charge, v.state_of_charge,
-                             v.electrode)
-    lo, hi = VOLUME_STRAIN_RANGE
-    if not lo < e <= hi:
-        raise SpecError(
-            f"vegard: the card {spec.materials.am!r} gives a volume strain of {e:+.4f} between "
-            f"states of charge {v.from_state_of_charge:g} and {v.state_of_charge:g}, outside "
-            f"the range ({lo}, {hi}] the growth can follow"
-        )
-    return e
-
-
-def parse_case(data: dict, source: str | Path = "<spec>") -> CaseSpec:
-    """Validate a case mapping and its cross-references (cards, time step).
+    :func:`assb_lmp.materials.resolve.parse_case` adds the cross-references to the cards;
+    use that one for a case that is going to run.
 
     Raises
     ------
     SpecError
         Naming the source, the key, the value and the allowed range.
     """
-    spec = materials.validate_mapping(CaseSpec, data, source, "a case spec")
-    try:
-        spec.cards()
-        timestep_us(spec)
-        for k, s in enumerate(spec.stages):
-            if isinstance(s, ExpandStage):
-                try:
-                    expand_volume_strain(spec, s)
-                except SpecError as exc:
-                    raise SpecError(f"stages.{k} ({s.name}): {exc}") from None
-        check_plastic(spec)
-    except SpecError as exc:
-        raise SpecError(f"{source}: {exc}") from None
-    return spec
-
-
-def check_plastic(spec: CaseSpec) -> None:
-    """An elastic-plastic contact needs the SE card's yield stress.
-
-    Raises
-    ------
-    SpecError
-        ``contact.normal: mdr`` with an SE card whose ``yield_stress_mpa`` is missing.
-    """
-    if spec.contact.normal != "mdr":
-        return
-    se = spec.cards()["se"]
-    if spec.contact.mdr_yield_mpa is not None:
-        return
-    if se.yield_mpa is None or not se.yield_mpa > 0:
-        raise SpecError(
-            f"contact.normal = 'mdr' (elastic-plastic) needs the yield stress of the SE card "
-            f"{se.name!r}, but its yield_stress_mpa is {se.yield_mpa!r}; allowed: a positive "
-            "value in MPa. Give the card a sourced yield_stress_mpa (a user card in the card "
-            "folder shadows the built-in one), set contact.mdr_yield_mpa, or use "
-            "contact.normal: hertz"
-        )
-
-
-def load_case(path: str | Path) -> CaseSpec:
-    """Load and validate a case spec from a YAML file."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    return parse_case(data, path)
+    return validate_mapping(CaseSpec, data, source, "a case spec")
 
 
 def dump_case(spec: CaseSpec) -> str:
-    """The resolved spec as YAML (every default written out)."""
+    """The resolved spec as YAML text (every default written out)."""
     return yaml.safe_dump(
         spec.model_dump(mode="json"), sort_keys=False, default_flow_style=None
     )

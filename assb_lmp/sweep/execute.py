@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import shutil
 import socket
 import sys
@@ -18,16 +19,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from assb_lmp.core.errors import AssbError
-from assb_lmp.core.io import atomic_write_json
-from assb_lmp.engines.lammps import comm_rank
+from assb_lmp.core.io import atomic_write_json, read_json
+from assb_lmp.engines.base import comm_rank
 from assb_lmp.pipeline.runner import run_case
+from assb_lmp.sweep.claims import Claim
 from assb_lmp.sweep.expand import Case
 from assb_lmp.sweep.store import (
     CASE_INFO,
     FAILED_DIR,
+    SUMMARY,
     TMP_DIR,
     commit_case,
     first_line,
@@ -35,6 +38,9 @@ from assb_lmp.sweep.store import (
 )
 
 log = logging.getLogger(__name__)
+
+#: KiB per MiB (``ru_maxrss`` is in KiB on Linux).
+KIB_PER_MIB = 1024.0
 
 
 @dataclass
@@ -48,9 +54,29 @@ class CaseResult:
     cpu_s: float | None = None
 
 
+def peak_rss_mib(comm=None) -> float:
+    """Peak resident memory (MiB) of this process; the largest over ``comm``'s ranks."""
+    kib = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    if comm is not None and comm.Get_size() > 1:
+        kib = max(comm.allgather(kib))
+    return round(kib / KIB_PER_MIB, 1)
+
+
+def lammps_cost(case_dir: Path) -> dict[str, Any]:
+    """``steps`` (all stages) and ``lammps_s`` of a case folder's ``summary.json``."""
+    try:
+        summary = read_json(Path(case_dir) / SUMMARY, "a case summary")
+        steps = sum(int(s.get("steps") or 0) for s in summary.get("stages", []))
+        lammps_s = summary.get("timing", {}).get("lammps_s")
+    except (AssbError, AttributeError, TypeError, ValueError):
+        return {"steps": None, "lammps_s": None}
+    return {"steps": steps, "lammps_s": None if lammps_s is None else round(lammps_s, 3)}
+
+
 def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | None = None,
                  analyze: bool = True, figures: bool = False,
-                 still_wanted: Callable[[], bool] | None = None) -> CaseResult:
+                 still_wanted: Callable[[], bool] | None = None,
+                 claim: Claim | None = None) -> CaseResult:
     """Run one case of a sweep in ``DIR/.tmp/<id>.<pid>`` and move it into place.
 
     A failure of any kind (spec, packing, LAMMPS, servo, analysis) is recorded in
@@ -69,6 +95,8 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
         Passed to :func:`assb_lmp.pipeline.runner.run_case`.
     still_wanted : callable, optional
         Asked before anything is recorded; False (the sweep was killed) records nothing.
+    claim : Claim, optional
+        The case's claim: when another runner has taken it over, nothing is recorded.
     """
     sweep_dir = Path(sweep_dir)
     rank = comm_rank(comm)
@@ -88,14 +116,17 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
         error = exc
         detail = traceback.format_exc()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = peak_rss_mib(comm)
     if rank != 0:
         return CaseResult(case.id, "failed" if error else "done", seconds, cpu_s=cpu)
-    if still_wanted is not None and not still_wanted():
+    if (still_wanted is not None and not still_wanted()) or \
+            (claim is not None and not claim.is_mine()):
         return CaseResult(case.id, "failed", seconds, "abandoned")
     if error is None:
         atomic_write_json(tmp / CASE_INFO, {
             "case_id": case.id, "seed": case.seed, "structure": case.structure,
             "params": case.params, "seconds": round(seconds, 3), "cpu_s": round(cpu, 3),
+            **lammps_cost(tmp), "peak_rss_mib": rss,
             "worker": f"{socket.gethostname()}:{os.getpid()}"})
         commit_case(tmp, sweep_dir / case.id)
         (sweep_dir / FAILED_DIR / f"{case.id}.json").unlink(missing_ok=True)
@@ -103,7 +134,8 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
         return CaseResult(case.id, "done", seconds, cpu_s=cpu)
     reason = str(error) or type(error).__name__
     log.warning("case %s failed: %s", case.id, first_line(reason))
-    record_failure(sweep_dir, case, reason, type(error).__name__, seconds, tmp, detail, cpu)
+    record_failure(sweep_dir, case, reason, type(error).__name__, seconds, tmp, detail, cpu,
+                   peak_rss_mib=rss)
     return CaseResult(case.id, "failed", seconds, first_line(reason), cpu)
 
 
@@ -146,6 +178,12 @@ class Progress:
                 self.bar.set_postfix_str(
                     f"done {self.done}, failed {self.failed}, running {self.running}",
                     refresh=False)
+                self.bar.update(1)
+
+    def skipped(self) -> None:
+        """A case another runner held or finished: counted off without a result."""
+        with self._lock:
+            if self.bar is not None:
                 self.bar.update(1)
 
     def close(self) -> None:

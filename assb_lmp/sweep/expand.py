@@ -27,7 +27,8 @@ import numpy as np
 from assb_lmp.core.errors import SpecError
 from assb_lmp.core.io import read_yaml
 from assb_lmp.materials.cards import validate_mapping
-from assb_lmp.spec.case import SAFE_NAME, CaseSpec, parse_case
+from assb_lmp.materials.resolve import parse_case
+from assb_lmp.spec.case import SAFE_NAME, CaseSpec
 from assb_lmp.sweep.spec import SweepSpec, crc, default_label, format_value
 
 _MAX_CASES = 1_000_000
@@ -213,7 +214,7 @@ def expand(sweep: Sweep) -> list[Case]:
     """All cases of a sweep: the grid of axis values times the structures.
 
     Every case spec is the base case deep-merged with the point's values, a ``seed`` and
-    ``name`` = case id, validated by :func:`assb_lmp.spec.case.parse_case`.
+    ``name`` = case id, validated by :func:`assb_lmp.materials.resolve.parse_case`.
 
     Raises
     ------
@@ -238,6 +239,7 @@ def expand(sweep: Sweep) -> list[Case]:
         texts[key] = dict(zip(map(json.dumps, values[key]), shown, strict=True))
     width = max(2, len(str(spec.structures - 1)))
     cases: list[Case] = []
+    structures: dict[tuple[int, str], int] = {}  # (structure, seeded values) -> seed
     for combo in itertools.product(*(range(len(values[d[0]])) for d in dims)):
         chosen = {k: values[k][i] for d, i in zip(dims, combo, strict=True) for k in d}
         params = {k: chosen[k] for k in keys}
@@ -248,7 +250,8 @@ def expand(sweep: Sweep) -> list[Case]:
                 raise SpecError(f"{sweep.source}: case id {cid!r} is not a safe name "
                                 f"({SAFE_NAME}; at most 64 characters); shorten the "
                                 "axis labels or formats")
-            seed = case_seed(spec.seed, s, params if spec.seed_per == "case" else None)
+            seeded = {k: v for k, v in params.items() if spec.axes[k].in_seed}
+            seed = case_seed(spec.seed, s, seeded if spec.seed_per == "case" else None)
             data = copy.deepcopy(sweep.base)
             where = f"{sweep.source}: case {cid}"
             if sweep.base_file is not None:
@@ -260,7 +263,8 @@ def expand(sweep: Sweep) -> list[Case]:
             shown = ", ".join(f"{k} = {v!r}" for k, v in params.items())
             resolved = parse_case(data, f"{where} ({shown or 'base'})")
             cases.append(Case(cid, seed, s, params, resolved))
-    if spec.seed_per == "case" and len({c.seed for c in cases}) != len(cases):
+            structures[(s, json.dumps(seeded, sort_keys=True))] = seed
+    if spec.seed_per == "case" and len(set(structures.values())) != len(structures):
         raise SpecError(f"{sweep.source}: two cases drew the same seed; change the sweep seed")
     return cases
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from assb_lmp.core.errors import AssbError
 from assb_lmp.core.io import read_json
+from assb_lmp.sweep.claims import Claim, process_identity
 from assb_lmp.sweep.execute import CaseResult, Progress, execute_case
 from assb_lmp.sweep.expand import Case
 from assb_lmp.sweep.plan import Plan
@@ -55,29 +56,7 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def process_identity(pid: int) -> tuple[int, str] | None:
-    """(pid, start time) of a live process, None when it is gone or a zombie.
-
-    The start time (``/proc/<pid>/stat`` field 22) tells a reused pid from the original.
-    Without ``/proc`` only existence is checked.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return (pid, "")
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-    if fields[0] in ("Z", "X"):
-        return None
-    return (pid, fields[19])
-
-
-def _child(case: Case, sweep_dir: str, templates: str | None, analyze: bool,
+def _child(case: Case, claim: Claim, sweep_dir: str, templates: str | None, analyze: bool,
            figures: bool, log_level: int, sweep_process: tuple[int, str] | None) -> None:
     """Worker process: run one case (results travel through the file system).
 
@@ -103,7 +82,7 @@ def _child(case: Case, sweep_dir: str, templates: str | None, analyze: bool,
     threading.Thread(target=watchdog, name="sweep-watchdog", daemon=True).start()
     try:
         execute_case(case, Path(sweep_dir), templates=Path(templates) if templates else None,
-                     analyze=analyze, figures=figures, still_wanted=still_wanted)
+                     analyze=analyze, figures=figures, still_wanted=still_wanted, claim=claim)
     finally:
         logging.shutdown()
 
@@ -155,10 +134,13 @@ def run_local(plan: Plan, jobs: int | None = None, *, progress: bool = True,
               log_level: int | None = None) -> list[CaseResult]:
     """Run a plan's cases in worker processes, one case per process at a time.
 
+    Each case is claimed just before its worker starts (a case another runner holds is
+    skipped) and released when the worker has ended.
+
     Parameters
     ----------
     plan : Plan
-        From :func:`prepare` (holding the folder lock).
+        From :func:`assb_lmp.sweep.plan.prepare`.
     jobs : int, optional
         Worker processes (default: all cores).
     progress : bool
@@ -172,51 +154,64 @@ def run_local(plan: Plan, jobs: int | None = None, *, progress: bool = True,
         One per case run, in completion order.
     """
     jobs = max(1, int(jobs or default_jobs()))
-    log_level = case_log_level() if log_level is None else log_level
     queue = deque(plan.todo)
     jobs = min(jobs, max(1, len(queue)))
     ctx = _start_context()
-    templates = str(plan.sweep.templates) if plan.sweep.templates else None
+    args = (str(plan.out.resolve()), str(plan.sweep.templates) if plan.sweep.templates else
+            None, plan.sweep.spec.analyze, plan.sweep.spec.figures,
+            case_log_level() if log_level is None else log_level,
+            process_identity(os.getpid()))
     bar = Progress(len(plan.cases), len(plan.done), len(plan.failed), progress, plan.sweep.name)
-    active: dict[int, tuple[Case, Any, float]] = {}
+    active: dict[int, tuple[Case, Any, float, Claim]] = {}
     results: list[CaseResult] = []
     log.info("sweep %s: %d cases to run with %d worker process(es) in %s",
              plan.sweep.name, len(queue), jobs, plan.out)
-    me = process_identity(os.getpid())
     try:
         while queue or active:
             while queue and len(active) < jobs:
                 case = queue.popleft()
-                proc = ctx.Process(
-                    target=_child, name=f"assb-{case.id}", daemon=True,
-                    args=(case, str(plan.out.resolve()), templates, plan.sweep.spec.analyze,
-                          plan.sweep.spec.figures, log_level, me))
+                claim = plan.claim(case)
+                if claim is None:
+                    bar.skipped()
+                    continue
+                proc = ctx.Process(target=_child, name=f"assb-{case.id}", daemon=True,
+                                   args=(case, claim, *args))
                 proc.start()
-                active[proc.sentinel] = (case, proc, time.perf_counter())
+                active[proc.sentinel] = (case, proc, time.perf_counter(), claim)
                 bar.started()
-            ready = mp_connection.wait(list(active), timeout=1.0)
-            for sentinel in ready:
-                case, proc, t0 = active.pop(sentinel)
+            for sentinel in mp_connection.wait(list(active), timeout=1.0) if active else ():
+                case, proc, t0, claim = active.pop(sentinel)
                 proc.join()
                 res = outcome(plan.out, case, proc.pid, proc.exitcode,
-                               time.perf_counter() - t0)
+                              time.perf_counter() - t0, claim)
+                plan.claims.release(case.id)
                 results.append(res)
                 bar.finished(res)
     finally:
-        for _case, proc, _ in active.values():
-            proc.terminate()
-        for _case, proc, _ in active.values():
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        _stop(proc for _, proc, _, _ in active.values())
         bar.close()
     return results
 
 
+def _stop(procs: Iterator[Any]) -> None:
+    """Terminate worker processes, then kill those that do not end within 5 s."""
+    procs = list(procs)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
 def outcome(out: Path, case: Case, pid: int | None, exitcode: int | None,
-             seconds: float) -> CaseResult:
-    """What a finished worker left: a case folder, a failure record, or nothing (it died)."""
+            seconds: float, claim: Claim | None = None) -> CaseResult:
+    """What a finished worker left: a case folder, a failure record, or nothing (it died).
+
+    A worker whose claim was taken over by another runner records nothing, and nothing is
+    recorded for it.
+    """
     if is_done(out, case.id):
         cpu = None
         with contextlib.suppress(AssbError, AttributeError):
@@ -225,6 +220,8 @@ def outcome(out: Path, case: Case, pid: int | None, exitcode: int | None,
     rec = read_failure(out, case.id)
     if rec is not None and rec.get("spec_hash") == case.spec_hash and rec.get("pid") == pid:
         return CaseResult(case.id, "failed", seconds, rec.get("summary", ""), rec.get("cpu_s"))
+    if claim is not None and not claim.is_mine():
+        return CaseResult(case.id, "failed", seconds, "abandoned: another runner took it over")
     reason = f"worker process died ({_signal_name(exitcode)}) before the case finished"
     tmp = None
     for cand in sorted((out / TMP_DIR).glob(f"{case.id}.*")):

@@ -3,8 +3,8 @@
 Under ``mpirun`` the world is split into groups of ``ranks_per_case`` ranks
 (``comm.Split``); each group runs cases on its own sub-communicator, handed out one at a
 time (dynamic scheduling: cases differ in cost) by a scheduler on rank 0, whose own group
-computes as well. With ``THREAD_MULTIPLE`` the scheduler is a thread; otherwise rank 0
-answers requests between its own cases.
+computes as well; rank 0 claims each case when it hands it out. With ``THREAD_MULTIPLE``
+the scheduler is a thread; otherwise rank 0 answers requests between its own cases.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from assb_lmp.core.errors import SpecError
+from assb_lmp.sweep.claims import DEFAULT_CLAIM_TIMEOUT_S, Claim
 from assb_lmp.sweep.execute import CaseResult, Progress, execute_case
 from assb_lmp.sweep.expand import Case, Sweep
 from assb_lmp.sweep.local import quiet_cases
 from assb_lmp.sweep.plan import Plan, prepare
+from assb_lmp.sweep.shard import Shard
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +43,38 @@ def mpi_launch_size() -> int:
     return 0
 
 
-class _Scheduler:
-    """Hands cases to rank groups one at a time (rank 0); thread-safe."""
+Work = tuple[Case, Claim]
 
-    def __init__(self, todo: Sequence[Case], bar: Progress) -> None:
-        self.queue = deque(todo)
+
+class _Scheduler:
+    """Hands claimed cases to rank groups one at a time (rank 0); thread-safe.
+
+    A case is claimed when it is handed out and released when its result comes back.
+    """
+
+    def __init__(self, plan: Plan, bar: Progress) -> None:
+        self.plan = plan
+        self.queue = deque(plan.todo)
         self.bar = bar
         self.results: list[CaseResult] = []
         self._lock = threading.Lock()
 
-    def next(self, last: CaseResult | None) -> Case | None:
+    def next(self, last: CaseResult | None) -> Work | None:
         with self._lock:
             if last is not None:
+                self.plan.claims.release(last.case_id)
                 self.results.append(last)
                 self.bar.finished(last)
-            if not self.queue:
+            while self.queue:
+                case = self.queue.popleft()
+                claim = self.plan.claim(case)
+                if claim is not None:
+                    break
+                self.bar.skipped()
+            else:
                 return None
-            case = self.queue.popleft()
         self.bar.started()
-        return case
+        return case, claim
 
 
 def _serve(sched: _Scheduler, comm, leaders: set[int], stop: threading.Event,
@@ -72,9 +87,9 @@ def _serve(sched: _Scheduler, comm, leaders: set[int], stop: threading.Event,
         if comm.Iprobe(source=MPI.ANY_SOURCE, tag=_TAG_REQ, status=status):
             src = status.Get_source()
             last = comm.recv(source=src, tag=_TAG_REQ)
-            case = sched.next(last)
-            comm.send(case, dest=src, tag=_TAG_CASE)
-            if case is None:
+            work = sched.next(last)
+            comm.send(work, dest=src, tag=_TAG_CASE)
+            if work is None:
                 leaders.discard(src)
         elif blocking:
             time.sleep(0.005)
@@ -83,15 +98,17 @@ def _serve(sched: _Scheduler, comm, leaders: set[int], stop: threading.Event,
 
 
 def _prepare_on_root(world, sweep: Sweep, out: Path | None, retry_failed: bool,
-                     only: Sequence[str] | None) -> tuple[Plan | None, list[Case], Path]:
+                     only: Sequence[str] | None, shard: Shard | None,
+                     claim_timeout_s: float) -> tuple[Plan | None, Path]:
     """Rank 0 prepares the folder; every rank gets the cases to run or the error."""
     plan: Plan | None = None
     payload: Any = None
     failure: BaseException | None = None
     if world.Get_rank() == 0:
         try:
-            plan = prepare(sweep, out, retry_failed=retry_failed, only=only)
-            payload = ("ok", plan.todo, str(plan.out))
+            plan = prepare(sweep, out, retry_failed=retry_failed, only=only, shard=shard,
+                           claim_timeout_s=claim_timeout_s)
+            payload = ("ok", "", str(plan.out))
         except Exception as exc:  # noqa: BLE001 - told to every rank, then raised
             failure = exc
             payload = ("error", str(exc), "")
@@ -100,7 +117,7 @@ def _prepare_on_root(world, sweep: Sweep, out: Path | None, retry_failed: bool,
         if failure is not None:
             raise failure
         raise SpecError(payload[1])
-    return plan, payload[1], Path(payload[2]).resolve()
+    return plan, Path(payload[2]).resolve()
 
 
 class _Groups:
@@ -117,12 +134,13 @@ class _Groups:
         self.opts = dict(templates=sweep.templates, analyze=sweep.spec.analyze,
                          figures=sweep.spec.figures)
 
-    def run_case(self, case: Case) -> CaseResult:
-        return execute_case(case, self.out, comm=self.group, **self.opts)
+    def run_case(self, work: Work) -> CaseResult:
+        case, claim = work
+        return execute_case(case, self.out, comm=self.group, claim=claim, **self.opts)
 
-    def share(self, case: Case | None) -> Case | None:
+    def share(self, work: Work | None) -> Work | None:
         """The group leader's case, told to every rank of the group."""
-        return self.group.bcast(case, root=0) if self.k > 1 else case
+        return self.group.bcast(work, root=0) if self.k > 1 else work
 
     def free(self) -> None:
         self.group.Free()
@@ -148,10 +166,10 @@ def _root_loop(g: _Groups, sched: _Scheduler) -> None:
         while True:
             if g.remote and not threaded:
                 _serve(sched, g.sched_comm, g.remote, stop, blocking=False)
-            case = g.share(sched.next(last))
-            if case is None:
+            work = g.share(sched.next(last))
+            if work is None:
                 break
-            last = g.run_case(case)
+            last = g.run_case(work)
         if thread is not None:
             thread.join()
         elif g.remote:
@@ -165,21 +183,22 @@ def _leader_loop(g: _Groups) -> None:
     last = None
     while True:
         g.sched_comm.send(last, dest=0, tag=_TAG_REQ)
-        case = g.share(g.sched_comm.recv(source=0, tag=_TAG_CASE))
-        if case is None:
+        work = g.share(g.sched_comm.recv(source=0, tag=_TAG_CASE))
+        if work is None:
             break
-        last = g.run_case(case)
+        last = g.run_case(work)
 
 
 def _member_loop(g: _Groups) -> None:
     """A rank that is not a group leader: run what the leader shares."""
-    while (case := g.share(None)) is not None:
-        g.run_case(case)
+    while (work := g.share(None)) is not None:
+        g.run_case(work)
 
 
 def run_mpi(sweep: Sweep, out: Path | None = None, *, ranks_per_case: int = 1, comm=None,
             retry_failed: bool = False, progress: bool = True,
-            only: Sequence[str] | None = None) -> list[CaseResult] | None:
+            only: Sequence[str] | None = None, shard: Shard | None = None,
+            claim_timeout_s: float = DEFAULT_CLAIM_TIMEOUT_S) -> list[CaseResult] | None:
     """Run a sweep on an MPI world split into groups of ``ranks_per_case`` ranks.
 
     Every rank calls this. Rank 0 prepares the folder and schedules cases dynamically (a
@@ -206,7 +225,8 @@ def run_mpi(sweep: Sweep, out: Path | None = None, *, ranks_per_case: int = 1, c
     if k < 1 or size % k:
         raise SpecError(f"--ranks-per-case = {k}: must divide the number of MPI ranks ({size}); "
                         f"allowed values: {[d for d in range(1, size + 1) if size % d == 0]}")
-    plan, todo, out_path = _prepare_on_root(world, sweep, out, retry_failed, only)
+    plan, out_path = _prepare_on_root(world, sweep, out, retry_failed, only, shard,
+                                      claim_timeout_s)
     g = _Groups(world, k, out_path, sweep)
     results: list[CaseResult] = []
     try:
@@ -214,7 +234,7 @@ def run_mpi(sweep: Sweep, out: Path | None = None, *, ranks_per_case: int = 1, c
             if plan is not None:
                 bar = Progress(len(plan.cases), len(plan.done), len(plan.failed), progress,
                                sweep.name)
-                sched = _Scheduler(todo, bar)
+                sched = _Scheduler(plan, bar)
                 try:
                     _root_loop(g, sched)
                 finally:

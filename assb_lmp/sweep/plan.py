@@ -1,23 +1,28 @@
-"""Preparing a sweep folder: take its lock, clear a killed run's leftovers, list the work.
+"""Preparing a sweep folder and claiming its cases one at a time.
 
 Started again, a sweep skips finished cases (when their spec equals the sweep's), redoes
 unfinished ones and (unless asked to retry them) skips recorded failures. The cases still
-to run start longest first, by :func:`cost_estimate`.
+to run start longest first, by :func:`cost_estimate`. Nothing is cleared when a folder is
+prepared: a case is claimed (:mod:`assb_lmp.sweep.claims`) just before it runs, checked
+again (another runner may have finished it meanwhile), and only then are the leftovers of
+an earlier, dead runner of that case removed. Several runners may so share one folder.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from assb_lmp.core.errors import SpecError
 from assb_lmp.spec.case import CaseSpec
+from assb_lmp.sweep.claims import DEFAULT_CLAIM_TIMEOUT_S, Claim, ClaimSet, drop_stale
 from assb_lmp.sweep.expand import Case, Sweep, default_out
+from assb_lmp.sweep.shard import Shard
 from assb_lmp.sweep.store import (
     TMP_DIR,
-    SweepLock,
+    clear_leftovers,
     done_spec_matches,
     folder_sweep_name,
     is_done,
@@ -35,9 +40,17 @@ def cost_estimate(spec: CaseSpec) -> float:
     return se * (1.0 + 5.0 * strain)
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 @dataclass
 class Plan:
-    """A prepared sweep folder: which cases are done, failed and still to run."""
+    """A prepared sweep folder: which cases are done, failed and still to run.
+
+    ``cases`` are the cases of this run (its shard, its ``only``); ``elsewhere`` collects
+    those that another live runner held, or finished, when this one came to them.
+    """
 
     sweep: Sweep
     out: Path
@@ -45,21 +58,44 @@ class Plan:
     todo: list[Case]
     done: list[str]
     failed: list[str]
-    lock: SweepLock | None = None
+    claims: ClaimSet
+    retry_failed: bool = False
+    shard: Shard | None = None
+    elsewhere: list[str] = field(default_factory=list)
+    started: str = field(default_factory=_now)
+
+    def claim(self, case: Case) -> Claim | None:
+        """Claim a case to run it now; None when it is held or was finished meanwhile."""
+        claim = self.claims.claim(case.id)
+        if claim is None:
+            self.elsewhere.append(case.id)
+            return None
+        if is_done(self.out, case.id) or self._failed_meanwhile(case):
+            self.claims.release(case.id)
+            self.elsewhere.append(case.id)
+            return None
+        clear_leftovers(self.out, case.id)
+        return claim
+
+    def _failed_meanwhile(self, case: Case) -> bool:
+        rec = read_failure(self.out, case.id)
+        if rec is None or rec.get("spec_hash") != case.spec_hash:
+            return False
+        return not self.retry_failed or str(rec.get("time", "")) >= self.started
 
     def release(self) -> None:
-        """Drop the folder lock."""
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        """Release every claim still held."""
+        self.claims.release_all()
 
 
-def _selected(sweep: Sweep, only: Sequence[str] | None) -> list[Case]:
+def _selected(sweep: Sweep, only: Sequence[str] | None, shard: Shard | None) -> list[Case]:
     cases = sweep.cases()
+    if shard is not None:
+        cases = shard.select(cases, lambda c: cost_estimate(c.spec))
     if only is None:
         return cases
     want = set(only)
-    missing = sorted(want - {c.id for c in cases})
+    missing = sorted(want - {c.id for c in sweep.cases()})
     if missing:
         raise SpecError(f"{sweep.source}: no cases {missing[:5]} in this sweep")
     return [c for c in cases if c.id in want]
@@ -89,8 +125,9 @@ def _classify(sweep: Sweep, out: Path, cases: list[Case],
 
 
 def prepare(sweep: Sweep, out: Path | None = None, *, retry_failed: bool = False,
-            only: Sequence[str] | None = None) -> Plan:
-    """Lock a sweep folder, clear a killed run's leftovers and list the cases to run.
+            only: Sequence[str] | None = None, shard: Shard | None = None,
+            claim_timeout_s: float = DEFAULT_CLAIM_TIMEOUT_S) -> Plan:
+    """Describe a sweep folder and list the cases still to run.
 
     Writes ``DIR/sweep.yaml`` and ``DIR/cases.json``. A finished case is kept only when its
     spec equals the sweep's; a folder whose finished cases were run with other specs is
@@ -105,32 +142,32 @@ def prepare(sweep: Sweep, out: Path | None = None, *, retry_failed: bool = False
         Run recorded failures again.
     only : sequence of str, optional
         Restrict the sweep to these case ids.
+    shard : Shard, optional
+        Run only this part of the sweep (:mod:`assb_lmp.sweep.shard`).
+    claim_timeout_s : float
+        Age (s) after which a claim of another host counts as stale.
 
     Returns
     -------
     Plan
-        Holding the folder lock until :meth:`Plan.release`.
+        Whose claims are released by :meth:`Plan.release`.
 
     Raises
     ------
     SpecError
-        Another sweep runs in the folder, or its finished cases have other specs.
+        The folder holds another sweep, or finished cases with other specs.
     """
+    if not claim_timeout_s >= 0:
+        raise SpecError(f"claim timeout = {claim_timeout_s!r} s: allowed range >= 0")
     out = Path(out) if out is not None else default_out(sweep)
     out.mkdir(parents=True, exist_ok=True)
-    lock = SweepLock(out).acquire()
-    try:
-        cases = _selected(sweep, only)
-        prev = folder_sweep_name(out)
-        if prev and prev != sweep.name:
-            raise SpecError(f"{out} holds sweep {prev!r}, not {sweep.name!r}; use another --out")
-        tmp_root = out / TMP_DIR
-        if tmp_root.exists():
-            shutil.rmtree(tmp_root, ignore_errors=True)
-        tmp_root.mkdir()
-        done, failed, todo = _classify(sweep, out, cases, retry_failed)
-        write_description(out, sweep)
-    except BaseException:
-        lock.release()
-        raise
-    return Plan(sweep, out, cases, todo, done, failed, lock)
+    cases = _selected(sweep, only, shard)
+    prev = folder_sweep_name(out)
+    if prev and prev != sweep.name:
+        raise SpecError(f"{out} holds sweep {prev!r}, not {sweep.name!r}; use another --out")
+    (out / TMP_DIR).mkdir(exist_ok=True)
+    done, failed, todo = _classify(sweep, out, cases, retry_failed)
+    drop_stale(out, done, claim_timeout_s)
+    write_description(out, sweep)
+    return Plan(sweep, out, cases, todo, done, failed, ClaimSet(out, claim_timeout_s),
+                retry_failed, shard)

@@ -123,7 +123,10 @@ class Axis(BaseModel):
     Exactly one of ``values`` (a list), ``range`` or ``random``. ``label`` (letters and
     digits) and ``format`` (a Python format spec such as ``.2f``) make the case id.
     ``zip`` names an earlier axis with as many values: the two then vary together (one
-    dimension of the grid) instead of forming a product.
+    dimension of the grid) instead of forming a product. ``in_seed: false`` leaves the
+    axis out of the case seed: cases that differ only in it get the same structure (for
+    example ``engine``: one packing run in LAMMPS and in LIGGGHTS), and the dataset split,
+    which goes by seed, keeps them together.
     """
 
     model_config = _STRICT
@@ -133,6 +136,7 @@ class Axis(BaseModel):
     random: RandomSpec | None = None
     format: str | None = Field(None, pattern=_FORMAT)
     zip: str | None = Field(None, description="key of an earlier axis to vary together with")
+    in_seed: bool = Field(True, description="whether the axis value enters the case seed")
 
     @model_validator(mode="after")
     def _one_source(self) -> Axis:

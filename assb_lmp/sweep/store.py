@@ -15,15 +15,19 @@ Layout of a sweep folder ``DIR`` (default ``runs/<sweep name>/``):
 ``DIR/dataset/``
     written by :func:`assb_lmp.learn.dataset.export`.
 
-A sweep holds ``DIR/.lock`` (an ``flock``, released by the kernel when the process dies)
-while it runs, so two sweeps never share a folder and a restarted sweep may clear the
-leftovers of a killed one.
+``DIR/.claims/<case_id>.json``
+    who runs a case now (:mod:`assb_lmp.sweep.claims`); several runners (the shards of a
+    job array, a resume beside them) share a folder, each running only what it claimed.
+
+Every case folder also holds ``sweep_case.json``: the case's id, seed, values, wall and
+CPU seconds, LAMMPS steps and seconds and the peak memory of its worker
+(:func:`case_metrics` reads them back with the validity flag of its labels).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import json
 import os
 import shutil
 import socket
@@ -35,14 +39,13 @@ import yaml
 
 from assb_lmp.core.errors import AssbError, SpecError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text, read_json
-from assb_lmp.spec.case import load_case
+from assb_lmp.materials.resolve import load_case
 from assb_lmp.sweep.expand import Case, Sweep
 
 SWEEP_FILE = "sweep.yaml"
 CASES_FILE = "cases.json"
 FAILED_DIR = "failed"
 TMP_DIR = ".tmp"
-LOCK_FILE = ".lock"
 CASE_INFO = "sweep_case.json"
 SUMMARY = "summary.json"
 
@@ -60,65 +63,6 @@ def fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-class SweepLock:
-    """An exclusive ``flock`` on ``DIR/.lock``; the kernel drops it when the process dies."""
-
-    def __init__(self, sweep_dir: Path) -> None:
-        self.path = Path(sweep_dir) / LOCK_FILE
-        self._fd: int | None = None
-
-    def acquire(self) -> SweepLock:
-        """Take the lock.
-
-        Raises
-        ------
-        SpecError
-            If another live process holds it.
-        """
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            holder = ""
-            with contextlib.suppress(OSError):
-                holder = self.path.read_text().strip()
-            raise SpecError(f"{self.path.parent}: another sweep is running in this folder "
-                            f"({holder or 'unknown process'}); wait for it or use another "
-                            "--out") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        """Drop the lock."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> SweepLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def is_locked(sweep_dir: Path) -> bool:
-    """Whether a live process holds ``DIR/.lock``."""
-    path = Path(sweep_dir) / LOCK_FILE
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def is_done(sweep_dir: Path, case_id: str) -> bool:
@@ -146,7 +90,7 @@ def done_spec_matches(sweep_dir: Path, case: Case) -> bool:
 
 def record_failure(sweep_dir: Path, case: Case, reason: str, error: str,
                    seconds: float, tmp: Path | None = None, detail: str = "",
-                   cpu_s: float | None = None) -> None:
+                   cpu_s: float | None = None, peak_rss_mib: float | None = None) -> None:
     """Move a failed case's folder to ``failed/<id>/`` and write ``failed/<id>.json``."""
     fdir = Path(sweep_dir) / FAILED_DIR
     fdir.mkdir(exist_ok=True)
@@ -168,6 +112,7 @@ def record_failure(sweep_dir: Path, case: Case, reason: str, error: str,
         "detail": detail,
         "seconds": round(seconds, 3),
         "cpu_s": None if cpu_s is None else round(cpu_s, 3),
+        "peak_rss_mib": peak_rss_mib,
         "seed": case.seed,
         "params": case.params,
         "spec_hash": case.spec_hash,
@@ -203,12 +148,20 @@ def read_cases(sweep_dir: Path) -> dict[str, Any]:
     return read_json(path, "the case list")
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic write, skipped when the file already holds ``text`` (runners share folders)."""
+    with contextlib.suppress(OSError):
+        if path.read_text() == text:
+            return
+    atomic_write_text(path, text)
+
+
 def write_description(out: Path, sweep: Sweep) -> None:
     """Write ``DIR/sweep.yaml`` (the resolved sweep) and ``DIR/cases.json`` (its cases)."""
     header = f"# resolved sweep spec, copied from {sweep.source} by assb_lmp\n"
-    atomic_write_text(out / SWEEP_FILE, header + yaml.safe_dump(
+    _write_if_changed(out / SWEEP_FILE, header + yaml.safe_dump(
         sweep.resolved(), sort_keys=False, default_flow_style=None))
-    atomic_write_json(out / CASES_FILE, {
+    _write_if_changed(out / CASES_FILE, json.dumps({
         "sweep": sweep.name,
         "source": str(sweep.source),
         "seed": sweep.spec.seed,
@@ -218,7 +171,16 @@ def write_description(out: Path, sweep: Sweep) -> None:
                  zip(sweep.axis_values().items(), sweep.labels().values(), strict=True)},
         "split": sweep.spec.split.model_dump(),
         "cases": [c.record() for c in sweep.cases()],
-    })
+    }, indent=2, default=float) + "\n")
+
+
+def clear_leftovers(out: Path, case_id: str) -> None:
+    """Remove what an earlier, dead runner of a case left in ``DIR/.tmp/``.
+
+    Called only by the runner that holds the case's claim.
+    """
+    for tmp in (Path(out) / TMP_DIR).glob(f"{case_id}.*"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def folder_sweep_name(out: Path) -> str | None:
@@ -228,3 +190,33 @@ def folder_sweep_name(out: Path) -> str | None:
     except SpecError:
         return None
     return info.get("sweep") if isinstance(info, dict) else None
+
+
+#: Per-case columns of the dataset manifest, after the targets (:func:`case_metrics`).
+METRIC_COLUMNS = ("steps", "lammps_s", "peak_rss_mib", "inside_contact_law")
+
+
+def case_metrics(case_dir: Path) -> dict[str, Any]:
+    """Cost and validity of a finished case, for the manifest and the status.
+
+    Returns
+    -------
+    dict
+        ``steps`` (LAMMPS steps over all stages), ``lammps_s`` (seconds in LAMMPS),
+        ``peak_rss_mib`` (peak resident memory of the worker, MiB), ``seconds`` (wall
+        seconds of the case) from ``sweep_case.json``, and ``inside_contact_law``
+        (``labels.json["validity"]["inside"]``); None for what a folder does not record.
+    """
+    case_dir = Path(case_dir)
+    out: dict[str, Any] = {k: None for k in (*METRIC_COLUMNS, "seconds")}
+    with contextlib.suppress(AssbError):
+        info = read_json(case_dir / CASE_INFO, "a case record")
+        if isinstance(info, dict):
+            for k in ("steps", "lammps_s", "peak_rss_mib", "seconds"):
+                out[k] = info.get(k)
+    with contextlib.suppress(AssbError):
+        labels = read_json(case_dir / "labels.json", "labels")
+        validity = labels.get("validity") if isinstance(labels, dict) else None
+        if isinstance(validity, dict) and isinstance(validity.get("inside"), bool):
+            out["inside_contact_law"] = validity["inside"]
+    return out

@@ -18,8 +18,10 @@ from scipy.spatial import cKDTree
 from assb_lmp.analysis import dumps
 from assb_lmp.core.io import atomic_write_json, atomic_write_text
 from assb_lmp.core.units import gpa_to_kpa, kpa_to_mpa
-from assb_lmp.materials.cards import Material, effective_modulus_gpa
+from assb_lmp.materials.cards import Material
 from assb_lmp.materials.cards import get as get_card
+from assb_lmp.materials.physics import effective_modulus_gpa
+from assb_lmp.materials.resolve import case_cards
 from assb_lmp.spec.case import CaseSpec, dump_case
 
 logger = logging.getLogger(__name__)
@@ -251,7 +253,7 @@ def write_synthetic_case(
     typ = np.concatenate([np.ones(len(am_pos), dtype=np.int64),
                           np.full(len(se_pos), 2, dtype=np.int64)])
     spec = _case_spec(case_dir, seed, w, h, am_area, am_diameter_um, se_diameter_um, stages)
-    by_role = spec.cards()
+    by_role = case_cards(spec)
     card_of = [by_role["am"], by_role["se"]]
     contacts = _pair_contacts(rng, pos, rad, typ, len(am_pos), 0.5 * se_diameter_um, card_of,
                               tangential_fraction)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from assb_lmp.core.units import KPA_PER_GPA
 from assb_lmp.materials import cards as materials
+from assb_lmp.materials import physics
 
 CARDS = {"am": materials.get("LCO"), "se": materials.get("LGPS"), "wall": materials.get("steel")}
 
 
 def estar_kpa(a: str, b: str) -> float:
     """Hertz E* of two roles (kPa)."""
-    return materials.effective_modulus_gpa(CARDS[a], CARDS[b]) * KPA_PER_GPA
+    return physics.effective_modulus_gpa(CARDS[a], CARDS[b]) * KPA_PER_GPA
 
 
 def cell_json(stage: str, step: int, w: float = 10.0, h: float = 10.0, **extra) -> dict:

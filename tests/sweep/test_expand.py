@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import pytest
 import yaml
@@ -10,8 +11,9 @@ import yaml
 from assb_lmp.core import resources
 from assb_lmp.core.errors import SpecError
 from assb_lmp.learn import dataset
-from assb_lmp.spec.case import SAFE_NAME
-from assb_lmp.sweep import load_sweep, parse_sweep
+from assb_lmp.materials.cards import validate_mapping
+from assb_lmp.spec.case import SAFE_NAME, CaseSpec
+from assb_lmp.sweep import expand, load_sweep, parse_sweep  # expand: the module
 
 from .tiny import TINY, load, tiny_with
 
@@ -101,3 +103,31 @@ def test_replicate_sweep_reruns_the_paper_structures():
         assert c.spec.control.timestep_safety == pytest.approx(
             0.97 * m.spec.control.timestep_safety)
         assert c.spec.model_dump(exclude={"control"}) == m.spec.model_dump(exclude={"control"})
+
+
+class _EngineCase(CaseSpec):
+    """The case model with the coming top-level ``engine`` key (a stand-in until it exists)."""
+
+    engine: Literal["lammps", "liggghts"] = "lammps"
+
+
+def test_an_axis_sets_a_top_level_key_and_the_id_hash_and_seed_follow(tmp_path, monkeypatch):
+    monkeypatch.setattr(expand, "parse_case", lambda data, source: validate_mapping(
+        _EngineCase, data, source, "a case spec"))
+    axes = {"packing.am_area_fraction": {"label": "f", "values": [0.3]},
+            "engine": {"values": ["lammps", "liggghts"]}}
+    cases = load(tiny_with(axes=axes), tmp_path).cases()
+    assert [c.id for c in cases] == ["f0p3_elammps_s00", "f0p3_elammps_s01",
+                                     "f0p3_eliggghts_s00", "f0p3_eliggghts_s01"]
+    assert [c.spec.engine for c in cases] == ["lammps"] * 2 + ["liggghts"] * 2
+    assert len({c.spec_hash for c in cases}) == 4  # the hash covers the top-level key
+    assert len({c.seed for c in cases}) == 4  # by default the engine enters the seed
+    axes["engine"]["in_seed"] = False  # the same structures in both engines
+    shared = load(tiny_with(axes=axes), tmp_path).cases()
+    assert [c.seed for c in shared[:2]] == [c.seed for c in shared[2:]]
+    assert shared[0].seed != shared[1].seed
+    assert len({c.spec_hash for c in shared}) == 4
+    split = dataset.assign_split([c.seed for c in shared])
+    assert split[:2] == split[2:]  # one structure never lands in two splits
+    with pytest.raises(SpecError, match="name and seed are set by the sweep"):
+        load(tiny_with(axes={"name": ["a", "b"]}), tmp_path)

@@ -1,8 +1,9 @@
-"""Physics of the decks against closed-form results, with real LAMMPS on tiny systems.
+"""The contact law of the decks against closed-form results, with real LAMMPS on two
+spheres or a sphere and a wall.
 
 Contact parameters come from the same functions that write the decks
-(:func:`assb_lmp.build.deck.pair_model`, :func:`assb_lmp.build.deck.wall_model`), so these
-tests check what the toolkit actually runs.
+(:mod:`assb_lmp.build.contact`: ``particle_pairs``, ``pair_model``, ``wall_model``), so
+these tests check what the toolkit actually runs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from assb_lmp.analysis import dumps
-from assb_lmp.build import deck
+from assb_lmp.build import contact
 from assb_lmp.engines import lammps as engine
-from assb_lmp.materials import cards as materials
-from assb_lmp.materials.cards import effective_modulus_gpa, effective_shear_gpa
+from assb_lmp.materials import cards
+from assb_lmp.materials.physics import effective_modulus_gpa, effective_shear_gpa
 from assb_lmp.spec.case import CaseSpec
 
 
@@ -56,7 +56,7 @@ timestep 1e-5
 def test_hertz_pair_force_matches_closed_form(pair):
     """Two spheres pressed slowly together: F = 4/3 E* sqrt(R*) delta^1.5 within 1 %."""
     spec = _spec()
-    a, b = materials.get(pair[0]), materials.get(pair[1])
+    a, b = cards.get(pair[0]), cards.get(pair[1])
     r1, r2 = 2.0, 0.5
     lmp = _lmp()
     try:
@@ -66,9 +66,9 @@ create_atoms 2 single {r1 + r2} 0 0
 set atom 1 diameter {2 * r1} density {a.rho}
 set atom 2 diameter {2 * r2} density {b.rho}
 pair_style granular
-pair_coeff 1 1 {deck.pair_model(spec, a)}
-pair_coeff 2 2 {deck.pair_model(spec, b)}
-pair_coeff 3 3 {deck.pair_model(spec, b)}
+pair_coeff 1 1 {contact.pair_model(spec, a)}
+pair_coeff 2 2 {contact.pair_model(spec, b)}
+pair_coeff 3 3 {contact.pair_model(spec, b)}
 group one id 1
 group two id 2
 fix hold one setforce 0 0 0
@@ -98,7 +98,7 @@ run 0
 def test_hertz_wall_force_uses_particle_and_wall_cards(card):
     """Sphere against a wall/gran plane: E* from the particle card and the wall card."""
     spec = _spec()
-    c, w = materials.get(card), materials.get("steel")
+    c, w = cards.get(card), cards.get("steel")
     r = 1.0
     lmp = _lmp()
     try:
@@ -106,8 +106,8 @@ def test_hertz_wall_force_uses_particle_and_wall_cards(card):
 create_atoms 1 single {r} 0 0
 set atom 1 diameter {2 * r} density {c.rho}
 pair_style granular
-pair_coeff * * {deck.pair_model(spec, c)}
-fix wall all wall/gran granular {deck.wall_model(spec, c, w)} xplane 0.0 NULL
+pair_coeff * * {contact.pair_model(spec, c)}
+fix wall all wall/gran granular {contact.wall_model(spec, c, w)} xplane 0.0 NULL
 fix push all move linear -0.02 0 0
 run 0
 """)
@@ -144,8 +144,8 @@ def _split(force: np.ndarray, normal: np.ndarray) -> tuple[float, float]:
 
 
 def _pair_lines(spec: CaseSpec, am, se) -> str:
-    return "\n".join(f"pair_coeff {p['types']} {p['model']}"
-                      for p in deck.particle_pairs(spec, am, se))
+    return "\n".join(f"pair_coeff {p.types} {p.model}"
+                      for p in contact.particle_pairs(spec, am, se))
 
 
 def _held_pair(spec: CaseSpec, am, se, types: tuple[int, int]) -> tuple[object, callable]:
@@ -196,8 +196,8 @@ def test_pair_contact_normal_mindlin_and_coulomb(pair, types):
     |F_t| = mu |F_n|. E*, G* of the two cards of the contact; mu the cards' (both 0.3).
     """
     spec = _spec()
-    am, se = materials.get("LCO"), materials.get("LGPS")
-    ca, cb = materials.get(pair[0]), materials.get(pair[1])
+    am, se = cards.get("LCO"), cards.get("LGPS")
+    ca, cb = cards.get(pair[0]), cards.get(pair[1])
     r_star = R_BIG * R_SMALL / (R_BIG + R_SMALL)
     lmp, state = _held_pair(spec, am, se, types)
     try:
@@ -226,7 +226,7 @@ def test_pair_contact_normal_mindlin_and_coulomb(pair, types):
 
 def _user_card(folder, base: str, name: str, **values) -> None:
     """A copy of a built-in card under another name with some values replaced."""
-    data = yaml.safe_load((materials.CARDS_DIR / f"{base}.yaml").read_text())
+    data = yaml.safe_load((cards.CARDS_DIR / f"{base}.yaml").read_text())
     data["name"] = name
     for key, value in values.items():
         data[key] = {"value": value, "source": "test card"}
@@ -237,7 +237,7 @@ def test_unlike_pair_friction_is_geometric_mean(tmp_path):
     """AM mu = 0.2, SE mu = 0.8: the AM-SE contact slides at |F_t| = sqrt(0.16) |F_n| (1 %)."""
     _user_card(tmp_path, "LCO", "LCOmu", friction=0.2)
     _user_card(tmp_path, "LGPS", "LGPSmu", friction=0.8)
-    am, se = materials.get("LCOmu", tmp_path), materials.get("LGPSmu", tmp_path)
+    am, se = cards.get("LCOmu", tmp_path), cards.get("LGPSmu", tmp_path)
     spec = _spec()
     lmp, state = _held_pair(spec, am, se, (1, 2))
     try:
@@ -258,7 +258,7 @@ def test_unlike_pair_restitution_is_geometric_mean(tmp_path):
     rebounds with e = sqrt(0.54) = 0.735 (+- 0.01)."""
     _user_card(tmp_path, "LCO", "LCOe", restitution=0.6)
     _user_card(tmp_path, "LGPS", "LGPSe", restitution=0.9)
-    am, se = materials.get("LCOe", tmp_path), materials.get("LGPSe", tmp_path)
+    am, se = cards.get("LCOe", tmp_path), cards.get("LGPSe", tmp_path)
     spec = _spec(damping="coeff_restitution", friction=0.0)
     v0 = 0.5  # µm/µs
     lmp = _lmp()
@@ -297,7 +297,7 @@ def test_wall_contact_normal_mindlin_and_coulomb(card, style):
     mu = sqrt(mu_card mu_wall).
     """
     spec = _spec()
-    c, w = materials.get(card), materials.get("steel")
+    c, w = cards.get(card), cards.get("steel")
     r = 1.0
     where = ("xplane 0.0 NULL" if style == "wall/gran" else "region rw")
     lmp = _lmp()
@@ -307,9 +307,9 @@ region rw plane 0 0 0 1 0 0 side in units box
 create_atoms 1 single {r - DELTA} 0 0
 set atom 1 diameter {2 * r} density {c.rho}
 pair_style granular
-pair_coeff * * {deck.pair_model(spec, c)}
+pair_coeff * * {contact.pair_model(spec, c)}
 group one id 1
-fix wall all {style} granular {deck.wall_model(spec, c, w)} {where}
+fix wall all {style} granular {contact.wall_model(spec, c, w)} {where}
 run 0
 """)
 
@@ -338,7 +338,7 @@ run 0
 def test_coefficient_of_restitution_head_on():
     """Head-on collision with coeff_restitution damping e = 0.8 rebounds with e +- 0.01."""
     spec = _spec(damping="coeff_restitution", restitution=0.8, friction=0.0)
-    c = materials.get("LGPS")
+    c = cards.get("LGPS")
     v0 = 0.5  # µm/µs
     lmp = _lmp()
     try:
@@ -347,7 +347,7 @@ create_atoms 1 single -0.6 0 0
 create_atoms 1 single 0.6 0 0
 set type 1 diameter 1.0 density {c.rho}
 pair_style granular
-pair_coeff * * {deck.pair_model(spec, c)}
+pair_coeff * * {contact.pair_model(spec, c)}
 velocity all set 0 0 0
 set atom 1 vx {v0}
 set atom 2 vx {-v0}
@@ -363,62 +363,3 @@ run 20000
         assert e == pytest.approx(0.8, abs=0.01)
     finally:
         lmp.close()
-
-
-def test_pressure_mode_press_and_release_reach_targets(tiny_pressure_run):
-    """Press reaches its target within 2 %, release holds the stack pressure within 5 %."""
-    spec, _, summary = tiny_pressure_run
-    stages = {s["name"]: s for s in summary["stages"]}
-    assert summary["status"] == "complete"
-    assert all(s["converged"] for s in summary["stages"])
-    assert stages["press"]["pressure_mpa"]["xhi"] == pytest.approx(100.0, rel=0.02)
-    assert stages["release"]["pressure_mpa"]["xhi"] == pytest.approx(10.0, rel=0.05)
-    assert stages["settle"]["pressure_mpa"]["xhi"] == pytest.approx(1.0, rel=0.02)
-    # the press compacted the cell and the release let it spring back
-    assert stages["press"]["cell_um"][0] < stages["settle"]["cell_um"][0]
-    assert stages["release"]["cell_um"][0] > stages["press"]["cell_um"][0]
-    for s in summary["stages"]:
-        assert s["ke_to_elastic"] < 0.05
-
-
-def test_virial_sum_matches_wall_pressure(tiny_pressure_run):
-    """Sum of per-atom pair virial (+ wall-contact branch terms) = P_wall x cell volume, 3 %.
-
-    At static equilibrium, sum_contacts f (x) branch = sum_walls x_contact f = the traction of
-    each wall times the cell size; the pair part is LAMMPS's per-atom virial.
-    """
-    spec, case_dir, summary = tiny_pressure_run
-    for stage in ("press", "release"):
-        paths = dumps.stage_paths(case_dir, stage)
-        cell = dumps.read_cell(paths["cell"])
-        atoms = dumps.read_last_frame(paths["atoms"])
-        t = spec.depth_um
-        lx = cell["xhi_um"] - cell["xlo_um"]
-        ly = cell["yhi_um"] - cell["ylo_um"]
-        # Love-Weber: sum_p sigma_p V_p = sum_contacts f (x) (contact point - centre).
-        # Pair part: -sum_pairs r_ij f_ij = the sum of LAMMPS's stress/atom (S = -virial).
-        s_xx = float(np.sum(atoms["virial_xx"]))
-        s_yy = float(np.sum(atoms["virial_yy"]))
-        # wall contacts: branch from the centre to the contact point on the wall plane
-        for wall, axis, pos in (("xlo", "x", cell["xlo_um"]), ("xhi", "x", cell["xhi_um"])):
-            f = atoms[f"wall_{wall}_fx"]
-            s_xx += float(np.sum((pos - atoms[axis]) * f))
-        for wall, axis, pos in (("ylo", "y", cell["ylo_um"]), ("yhi", "y", cell["yhi_um"])):
-            f = atoms[f"wall_{wall}_fy"]
-            s_yy += float(np.sum((pos - atoms[axis]) * f))
-        # every axis: the boundary moment sum_c x_c f over all wall contacts (friction of the
-        # walls included) equals the Love-Weber sum at static equilibrium
-        x, y = atoms["x"], atoms["y"]
-        moment_xx = float(np.sum(cell["xhi_um"] * atoms["wall_xhi_fx"]
-                                 + cell["xlo_um"] * atoms["wall_xlo_fx"]
-                                 + x * (atoms["wall_ylo_fx"] + atoms["wall_yhi_fx"])))
-        moment_yy = float(np.sum(cell["yhi_um"] * atoms["wall_yhi_fy"]
-                                 + cell["ylo_um"] * atoms["wall_ylo_fy"]
-                                 + y * (atoms["wall_xlo_fy"] + atoms["wall_xhi_fy"])))
-        assert s_xx == pytest.approx(moment_xx, rel=0.03), stage
-        assert s_yy == pytest.approx(moment_yy, rel=0.03), stage
-        if stage == "press":
-            # at the press the lateral-wall friction is a small share: the press-axis stress
-            # times the volume equals the mean wall pressure times the volume
-            p_x = 0.5 * (cell["p_xlo_mpa"] + cell["p_xhi_mpa"]) * 1000.0
-            assert -s_xx == pytest.approx(p_x * lx * ly * t, rel=0.03), stage

@@ -1,5 +1,5 @@
 """Multisphere AM bodies: geometry, packing, circularity against the ellipse relation,
-bad input, and the deck blocks (no LAMMPS run here; see test_expansion.py)."""
+bad input, and the deck blocks (no LAMMPS run here; see tests/build/test_expansion.py)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,20 @@ import yaml
 from assb_lmp.build import deck, multisphere, packing
 from assb_lmp.cli import main as cli
 from assb_lmp.core.errors import SpecError
-from assb_lmp.spec import case as config
+from assb_lmp.materials.resolve import load_case, parse_case
+from assb_lmp.spec import shapes
+from assb_lmp.spec.case import CaseSpec
 
-SPECS = Path(__file__).parent / "specs"
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).parents[2]
+SPECS = REPO / "tests" / "specs"
 
 
 def _spec_data() -> dict:
     return yaml.safe_load((SPECS / "tiny_expand.yaml").read_text())
 
 
-def _parse(data: dict) -> config.CaseSpec:
-    return config.parse_case(data, "test.yaml")
+def _parse(data: dict) -> CaseSpec:
+    return parse_case(data, "test.yaml")
 
 
 # ----------------------------------------------------------------- geometry
@@ -67,10 +69,13 @@ def test_body_has_the_ellipse_area_aspect_and_circularity(ar):
 
 
 def test_sphere_counts_and_limits():
-    assert multisphere.default_spheres(1.0) == 1
-    assert multisphere.default_spheres(2.0) == 13
-    assert multisphere.max_spheres(1.0) == 1
-    assert multisphere.max_spheres(1.5) == 34
+    assert shapes.default_spheres(1.0) == 1
+    assert shapes.default_spheres(2.0) == 13
+    assert shapes.max_spheres(1.0) == 1
+    assert shapes.max_spheres(1.5) == 34
+    assert shapes.min_spheres(1.0) == 1 and shapes.min_spheres(1.2) == 3
+    # by default the builder uses the count of the spec's shape rules
+    assert multisphere.unit_cluster(2.0)[0].shape[0] == shapes.default_spheres(2.0)
     with pytest.raises(ValueError, match="one sphere cannot"):
         multisphere.unit_cluster(2.0, 1)
 
@@ -78,7 +83,7 @@ def test_sphere_counts_and_limits():
 def test_circularity_of_generated_particles_follows_the_ellipse_relation():
     """The validation the user sees (``shapes``): regionprops on the rendered sections of
     a default sweep and of the bodies of a packing, within 3 % of the ellipse relation."""
-    spec = config.load_case(REPO / "runs" / "so2021_expansion.yaml")
+    spec = load_case(REPO / "runs" / "so2021_expansion.yaml")
     st = packing.generate(spec)
     bodies = [(st.positions[st.mol == b["mol"], :2], 0.5 * st.diameters[st.mol == b["mol"]],
                b["aspect_ratio"]) for b in st.info["bodies"]]
@@ -114,7 +119,7 @@ def _check_structure(st: packing.Structure, w: float, h: float) -> None:
 
 
 def test_bodies_are_packed_without_overlaps_and_reproducibly():
-    spec = config.load_case(SPECS / "tiny_expand.yaml")
+    spec = load_case(SPECS / "tiny_expand.yaml")
     st = packing.generate(spec)
     _check_structure(st, spec.geometry.width_um, spec.geometry.height_um)
     assert st.multisphere and st.n_am == len(st.info["bodies"]) == int(st.mol.max())
@@ -134,7 +139,7 @@ def test_dense_bodies_need_the_rigid_body_rearrangement():
 
 
 def test_data_file_has_molecules_and_deck_has_rigid_bodies(tmp_path):
-    spec = config.load_case(SPECS / "tiny_expand.yaml")
+    spec = load_case(SPECS / "tiny_expand.yaml")
     d = deck.write_case(spec, tmp_path)
     text = (tmp_path / "structure.data").read_text()
     assert "\nMolecules\n" in text
@@ -152,7 +157,7 @@ def test_data_file_has_molecules_and_deck_has_rigid_bodies(tmp_path):
 
 
 def test_sphere_decks_are_unchanged_by_the_multisphere_blocks():
-    text = deck.build(config.load_case(SPECS / "tiny_pressure.yaml")).text
+    text = deck.build(load_case(SPECS / "tiny_pressure.yaml")).text
     for needle in ("property/atom", "rigid", "molecule", " mol "):
         assert needle not in text, needle
 

@@ -1,0 +1,1 @@
+"""Building a case: packing, multisphere bodies, expansion plans and the deck."""
