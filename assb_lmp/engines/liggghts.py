@@ -23,10 +23,20 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+import assb_lmp.engines.liggghts_deck as liggghts_deck
+import assb_lmp.engines.liggghts_outputs as liggghts_outputs
 from assb_lmp.core.errors import EngineError, SpecError
-from assb_lmp.engines import liggghts_deck, liggghts_outputs
-from assb_lmp.engines.lammps import RunResult, log_tail, parse_log
+from assb_lmp.engines.base import (
+    Engine,
+    RunResult,
+    WrittenCase,
+    comm_rank,
+    engine_error,
+    log_tail,
+)
+from assb_lmp.engines.lammps import parse_log
 from assb_lmp.spec.case import CaseSpec
 
 log = logging.getLogger(__name__)
@@ -172,38 +182,73 @@ def run_deck(deck: Path, nprocs: int = 1, timeout_s: float | None = None,
     if proc.returncode != 0 or "=== assb_lmp done" not in text:
         msg = (_failure_message(folder, proc.returncode, proc.stderr) if proc.returncode
                else "the deck did not reach its end")
-        raise EngineError(msg, deck=str(deck), log_tail=log_tail(log_path))
+        raise engine_error(msg, deck, log_path)
     stages, loop_s = parse_log(log_path)
     if convert:
         liggghts_outputs.convert_dumps(folder)
     m = _VERSION.search(text)
-    return RunResult(deck=deck, log=log_path, wall_s=wall, lammps_s=loop_s,
+    return RunResult(engine=NAME, deck=deck, log=log_path, wall_s=wall, engine_s=loop_s,
                      version=m.group(1).strip() if m else "unknown", stages=stages,
                      nprocs=nprocs)
 
 
-class LiggghtsEngine:
-    """The LIGGGHTS engine behind one interface with the LAMMPS engine: check a case, write
-    its folder, run its deck (the seam :mod:`assb_lmp.engines` dispatches on ``engine``)."""
+class LiggghtsEngine(Engine):
+    """LIGGGHTS-PUBLIC 3.8 as a subprocess (``liggghts`` on PATH, or ``$ASSB_LIGGGHTS``)."""
 
     name = NAME
+    dialect = liggghts_deck.DIALECT
     log_name = LOG_NAME
 
-    @staticmethod
-    def version() -> str | None:
-        return liggghts_version()
+    def available(self) -> bool:
+        """Whether the binary is found and has every style the decks need."""
+        try:
+            check_installation()
+        except EngineError:
+            return False
+        return True
 
-    @staticmethod
-    def check(spec: CaseSpec) -> None:
-        liggghts_deck.check_spec(spec)
+    def version(self) -> str:
+        """E.g. ``LIGGGHTS-PUBLIC 3.8.0``.
 
-    @staticmethod
-    def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None):
-        return liggghts_deck.write_case(spec, out_dir, user_templates)
+        Raises
+        ------
+        EngineError
+            When no binary is found.
+        """
+        v = liggghts_version()
+        if v is None:
+            check_installation()
+            raise EngineError("the LIGGGHTS binary printed no version")
+        return v
 
-    @staticmethod
-    def run_deck(deck: Path, comm=None, nprocs: int = 1,
-                 timeout_s: float | None = None) -> RunResult:
-        if comm is not None and comm.Get_size() > 1:
-            nprocs = comm.Get_size()
-        return run_deck(deck, nprocs=nprocs, timeout_s=timeout_s)
+    def render(self, spec: CaseSpec, user_templates: Path | None = None) -> str:
+        """The deck text (:func:`assb_lmp.engines.liggghts_deck.build`)."""
+        return liggghts_deck.build(spec, user_templates).text
+
+    def write(self, spec: CaseSpec, out_dir: Path,
+              user_templates: Path | None = None) -> WrittenCase:
+        """Write the case folder (:func:`~assb_lmp.engines.liggghts_deck.write_case`)."""
+        d = liggghts_deck.write_case(spec, out_dir, user_templates)
+        return WrittenCase(deck=Path(out_dir) / self.deck_name, text=d.text,
+                           structure=d.structure, dt_us=d.dt_us)
+
+    def run(self, deck: Path, comm: Any = None) -> RunResult:
+        """Run a deck (:func:`run_deck`) on one process from rank 0 of ``comm``.
+
+        LIGGGHTS runs as a child process; a Python MPI communicator does not carry into
+        it, so rank 0 runs the deck and the other ranks wait for its result (domain
+        decomposition: ``mpirun -np N liggghts -in deck.lmp`` by hand, or
+        :func:`run_deck` with ``nprocs``).
+        """
+        if comm is None or comm.Get_size() == 1:
+            return run_deck(deck)
+        outcome: RunResult | str | None = None
+        if comm_rank(comm) == 0:
+            try:
+                outcome = run_deck(deck)
+            except (EngineError, SpecError) as exc:
+                outcome = str(exc)
+        outcome = comm.bcast(outcome, root=0)
+        if isinstance(outcome, str):
+            raise EngineError(outcome)
+        return outcome

@@ -10,18 +10,22 @@ structure and run the same stages.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
 
 import numpy as np
 
+import assb_lmp.engines.lammps as lammps_engine
+import assb_lmp.engines.liggghts as liggghts
+import assb_lmp.engines.liggghts_deck as liggghts_deck
 from assb_lmp.build import deck as lammps_deck
 from assb_lmp.build import packing
 from assb_lmp.core.errors import EngineError
-from assb_lmp.engines import lammps as lammps_engine
-from assb_lmp.engines import liggghts, liggghts_deck
-from assb_lmp.spec.case import CaseSpec, parse_case
+from assb_lmp.engines.base import RunResult
+from assb_lmp.materials.resolve import case_cards, parse_case
+from assb_lmp.spec.case import CaseSpec
 
 #: Columns a structure needs from an atoms dump.
 _NEEDED = ("id", "type", "radius", "x", "y", "z")
@@ -74,11 +78,17 @@ def restart_spec(spec: CaseSpec, width_um: float, stages: list[dict],
     return parse_case(data, f"<restart of {spec.name}>")
 
 
+def for_engine(spec: CaseSpec, engine: str) -> CaseSpec:
+    """The same case for another engine (only ``engine`` changes)."""
+    return spec if spec.engine == engine else spec.model_copy(update={"engine": engine})
+
+
 def write_lammps_case(spec: CaseSpec, out_dir: Path,
                       structure: packing.Structure | None = None) -> Path:
     """Write a case's LAMMPS folder; with ``structure`` the deck starts from it (the data
     file is that structure, the SE lines first as in the LIGGGHTS decks). Returns the deck."""
     out_dir = Path(out_dir)
+    spec = for_engine(spec, "lammps")
     original = packing.generate
     if structure is not None:
         packing.generate = lambda *_a, **_k: structure  # the LAMMPS deck reads it
@@ -87,23 +97,69 @@ def write_lammps_case(spec: CaseSpec, out_dir: Path,
     finally:
         packing.generate = original
     if structure is not None:
-        cards = spec.cards()
+        cards = case_cards(spec)
         liggghts_deck.write_data(structure, out_dir / "structure.data",
                                  {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
     return out_dir / "deck.lmp"
 
 
 def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None
-               ) -> lammps_engine.RunResult:
+               ) -> RunResult:
     """Write and run a case's LAMMPS deck (from ``structure`` when given)."""
     return lammps_engine.run_deck(write_lammps_case(spec, out_dir, structure))
 
 
 def run_liggghts(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None,
-                 timeout_s: float | None = None) -> lammps_engine.RunResult:
+                 timeout_s: float | None = None) -> RunResult:
     """Write and run a case's LIGGGHTS deck (from ``structure`` when given)."""
-    liggghts_deck.write_case(spec, Path(out_dir), structure=structure)
+    liggghts_deck.write_case(for_engine(spec, "liggghts"), Path(out_dir), structure=structure)
     return liggghts.run_deck(Path(out_dir) / "deck.lmp", timeout_s=timeout_s)
+
+
+def settle_in_lammps(spec: CaseSpec, out_dir: Path, pressure_mpa: float = 1.0
+                     ) -> tuple[CaseSpec, packing.Structure, float]:
+    """Settle ``spec``'s packing in LAMMPS at ``pressure_mpa`` (one settle stage).
+
+    Returns
+    -------
+    tuple
+        The settle spec, the settled structure (no velocities) and its width (µm).
+    """
+    data = spec.model_dump(mode="json")
+    data["stages"] = [{"kind": "settle", "pressure_mpa": float(pressure_mpa)}]
+    settle = parse_case(data, f"<settle of {spec.name}>")
+    run_lammps(settle, out_dir)
+    cell = json.loads((Path(out_dir) / "dumps" / "settle.cell.json").read_text())
+    width = float(cell["xhi_um"])
+    return settle, structure_from_atoms(Path(out_dir) / "dumps" / "settle.atoms.dump",
+                                        settle, width), width
+
+
+def press_both(spec: CaseSpec, workdir: Path, final_fraction: float = 0.9,
+               settle_mpa: float = 1.0, timeout_s: float | None = None,
+               final_width_um: float | None = None) -> dict:
+    """Settle in LAMMPS, then hold and press by width (to ``final_width_um``, or
+    ``final_fraction`` of the settled width) from the settled packing in both engines.
+
+    Returns
+    -------
+    dict
+        ``width_um`` (settled), ``spec`` (the restart spec), ``lammps`` and ``liggghts``
+        (their run results; case folders ``workdir/lammps`` and ``workdir/liggghts``),
+        ``curves`` (:func:`compare_curves` of the press stages, LAMMPS the reference).
+    """
+    workdir = Path(workdir)
+    settle, structure, width = settle_in_lammps(spec, workdir / "settle", settle_mpa)
+    final = final_width_um if final_width_um is not None else final_fraction * width
+    restart = restart_spec(settle, width, [
+        {"kind": "hold"}, {"kind": "press", "mode": "width", "final_width_um": float(final)}])
+    out = {"width_um": width, "spec": restart,
+           "lammps": run_lammps(restart, workdir / "lammps", structure),
+           "liggghts": run_liggghts(restart, workdir / "liggghts", structure, timeout_s)}
+    a, b = (read_series(workdir / e / "dumps" / "press.series.txt")
+            for e in ("lammps", "liggghts"))
+    out["curves"] = compare_curves(a, b, floor_mpa=restart.control.pressure_floor_mpa)
+    return out
 
 
 def read_series(path: Path) -> dict[str, np.ndarray]:
@@ -170,9 +226,9 @@ def time_press(spec: CaseSpec, workdir: Path, timeout_s: float | None = None) ->
         wall = time.perf_counter() - t0
         atoms = len(read_atoms(next((workdir / name / "dumps").glob("*.atoms.dump")))["id"])
         steps = sum(s.steps for s in result.stages.values())
-        out[name] = {"atoms": atoms, "steps": steps, "loop_s": result.lammps_s,
+        out[name] = {"atoms": atoms, "steps": steps, "loop_s": result.engine_s,
                      "wall_s": wall,
-                     "atom_steps_per_s": atoms * steps / result.lammps_s
-                     if result.lammps_s > 0 else math.nan}
+                     "atom_steps_per_s": atoms * steps / result.engine_s
+                     if result.engine_s > 0 else math.nan}
     out["ratio"] = out["liggghts"]["atom_steps_per_s"] / out["lammps"]["atom_steps_per_s"]
     return out

@@ -21,42 +21,40 @@ command too).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assb_lmp import __version__
+import assb_lmp.engines.liggghts_plastic as plastic
 from assb_lmp.build import deck as lammps_deck
-from assb_lmp.build import expansion, packing
+from assb_lmp.build import packing
+from assb_lmp.build.render import TEMPLATE_DIR, environment, number
 from assb_lmp.core.errors import SpecError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text
-from assb_lmp.core.units import gpa_to_kpa, mpa_to_kpa
-from assb_lmp.engines import liggghts_plastic as plastic
+from assb_lmp.core.units import gpa_to_kpa
+from assb_lmp.materials import physics
 from assb_lmp.materials.cards import Material
-from assb_lmp.spec.case import (
-    DT_STABILITY_FRACTION,
-    CaseSpec,
-    ExpandStage,
-    critical_timestep_us,
-    dump_case,
-    timestep_us,
-)
+from assb_lmp.materials.resolve import case_cards
+from assb_lmp.spec.case import CaseSpec, dump_case
 
-#: Main template (relative to the template folder).
-MAIN_TEMPLATE = "liggghts/case.lmp.j2"
+#: The dialect's template folder (``templates/liggghts``) and its main template.
+DIALECT = "liggghts"
+BUILTIN_DIR = TEMPLATE_DIR / DIALECT
+MAIN_TEMPLATE = "case.lmp.j2"
 #: STL file of the moving wall (walls mode), written next to the deck.
 MESH_FILE = "wall_xhi.stl"
 #: The stage-end loop the deck includes, written next to it.
 SEGMENTS_FILE = "segments.lmp"
-SEGMENTS_TEMPLATE = "liggghts/segments.lmp.j2"
+SEGMENTS_TEMPLATE = "segments.lmp.j2"
 #: Walls of the quasi-2D walls mode, in the contract's order.
 WALLS = ("xlo", "xhi", "ylo", "yhi")
 #: Normal models of the LIGGGHTS decks by the case's ``contact.normal``.
 NORMAL_MODELS = {"hertz": "hertz", "thornton_ning": "thornton_ning"}
 #: The decks' number format (shortest round-trip text; refuses non-numbers).
-_G = lammps_deck.environment().filters["g"]
+_G = number
 
 
 @dataclass(frozen=True)
@@ -151,31 +149,19 @@ def material_tables(spec: CaseSpec, cards: dict[str, Material], structure) -> di
     return out
 
 
-def _stage_controls(spec: CaseSpec, structure, cards, dt: float) -> tuple[list[dict], dict]:
-    """Per-stage values (the LAMMPS decks' :func:`~assb_lmp.build.deck.stage_context`, the
-    same background damping) and the controller's cell values."""
-    am, se = cards["am"], cards["se"]
-    d = structure.diameters
-    is_am = structure.types == packing.TYPE_AM
-    rho = np.where(is_am, am.rho, se.rho)
-    masses = rho * math.pi / 6.0 * d**3
-    solid_volume = float(np.sum(math.pi / 6.0 * d**3))
-    rho_eff = float(np.sum(masses)) / (spec.geometry.width_um * spec.geometry.height_um
-                                        * spec.depth_um)
-    m_se = se.rho * math.pi / 6.0 * spec.packing.se_diameter_um**3
-    m_am = float(np.mean(masses[is_am])) if is_am.any() else m_se
-    stages = lammps_deck.stage_context(spec, dt)
-    for k, (s, st) in enumerate(zip(spec.stages, stages, strict=True)):
-        p_kpa = max(st.get("target_kpa", 0.0), mpa_to_kpa(spec.control.pressure_floor_mpa))
-        modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
-        st["damping_time_us"] = spec.control.damping_transit_fraction * (
-            spec.geometry.width_um * math.sqrt(rho_eff / modulus))
-        st["gamma_se"] = m_se / st["damping_time_us"]
-        st["tag"] = f"s{k}"
-        if isinstance(s, ExpandStage):
-            st.update(expansion.plan(spec, k, structure, dt))
-    cell = {"rho_eff": rho_eff, "solid_volume": solid_volume, "gamma_ratio": m_am / m_se}
-    return stages, cell
+def _stages(base: lammps_deck.DeckContext) -> list[dict]:
+    """The LAMMPS decks' per-stage values (:func:`~assb_lmp.build.deck.stage_contexts`: the
+    same targets and background damping) as template dictionaries, with a tag for labels
+    and the growth plan of an expand stage spread into its keys."""
+    out = []
+    for k, st in enumerate(base.stages):
+        d = {f.name: getattr(st, f.name) for f in dataclasses.fields(st)}
+        growth = d.pop("growth")
+        if growth is not None:
+            d.update({f.name: getattr(growth, f.name) for f in dataclasses.fields(growth)})
+        d["tag"] = f"s{k}"
+        out.append(d)
+    return out
 
 
 def _walls_context(spec: CaseSpec, margin: float) -> dict:
@@ -221,57 +207,69 @@ def atom_columns(wall_names: list[str]) -> tuple[list[str], list[str]]:
     return raw, names
 
 
+def _base_context(spec: CaseSpec, structure: packing.Structure | None
+                  ) -> tuple[lammps_deck.DeckContext, packing.Structure, dict[str, Material]]:
+    """The values both engines' decks share (time step, stages, masses, marker), from the
+    LAMMPS deck builder's :func:`~assb_lmp.build.deck.context`."""
+    cards = case_cards(spec)
+    dt = physics.timestep_us(spec, cards)
+    if structure is None:
+        structure = packing.generate(spec)
+    dcards = lammps_deck.DeckCards(am=cards["am"], se=cards["se"], wall=cards["wall"])
+    return lammps_deck.context(spec, dcards, structure, dt), structure, cards
+
+
 def build(spec: CaseSpec, user_templates: Path | None = None,
           structure: packing.Structure | None = None) -> Deck:
     """Pack the structure (or take the one given, e.g. a settled state) and render the
     LIGGGHTS deck of a case.
 
+    Parameters
+    ----------
+    spec : CaseSpec
+        A validated case with ``engine: liggghts``.
+    user_templates : Path, optional
+        Folder searched before ``templates/liggghts`` (blocks of the same file name
+        replace the built-in ones).
+    structure : Structure, optional
+        The packing to start from (default: packed from the spec).
+
     Raises
     ------
     SpecError
-        For what LIGGGHTS 3.8 cannot do (:func:`check_spec`) or an unsafe value.
+        For another engine's case, what LIGGGHTS 3.8 cannot do (:func:`check_spec`) or an
+        unsafe value.
     """
+    if spec.engine != "liggghts":
+        raise SpecError(f"engine = {spec.engine!r}: this builder writes LIGGGHTS decks only")
     check_spec(spec)
-    cards = spec.cards()
-    dt = timestep_us(spec)
-    if structure is None:
-        structure = packing.generate(spec)
+    base, structure, cards = _base_context(spec, structure)
     if not np.any(structure.types == packing.TYPE_AM):
         raise SpecError("engine: liggghts: the packing has no AM particle (type 1); LIGGGHTS "
                         "stops when no atom of type 1 exists")
-    periodic = spec.geometry.boundary == "periodic"
-    margin = 0.0 if periodic else expansion.box_margin_um(spec)
-    stages, cell = _stage_controls(spec, structure, cards, dt)
-    geometry = _periodic_context(spec) if periodic else _walls_context(spec, margin)
+    periodic = base.periodic
+    geometry = (_periodic_context(spec) if periodic
+                else _walls_context(spec, base.box_margin_um))
     raw_cols, _ = atom_columns(geometry["wall_names"])
-    t_r = critical_timestep_us(spec)
-    context = {
-        "version": __version__, "case": spec, "cards": cards, "contact": spec.contact,
-        "control": spec.control, "periodic": periodic, "width": spec.geometry.width_um,
-        "height": spec.geometry.height_um, "depth": spec.depth_um,
-        "se_diameter": spec.packing.se_diameter_um, "rho_se": cards["se"].rho,
-        "p_floor_kpa": mpa_to_kpa(spec.control.pressure_floor_mpa),
-        "skin": spec.control.skin_um, "dt": dt, "stages": stages,
-        "dt_note": (f"{dt / t_r:.3f} x Rayleigh time {t_r:.4g} us of the smallest, stiffest "
-                    f"particle (stability limit {DT_STABILITY_FRACTION:.2f})"),
-        "boundary_flags": "p p f" if periodic else "f f f",
-        "marker_id": len(structure.types) + 1, "box_margin_um": margin,
-        "mat": material_tables(spec, cards, structure),
-        "normal_model": NORMAL_MODELS[normal_model(spec)],
-        "atom_columns": raw_cols,
-        "atom_format": " ".join(["%d", "%d"] + ["%.10g"] * (len(raw_cols) - 2)),
-        "pair_format": " ".join(["%.10g"] * 6 + ["%.0f"] * 3 + ["%.10g"] * 7),
-        "pi": math.pi,
-        "segments": max(1, math.ceil(spec.control.max_steps_per_stage
-                                     / spec.control.check_every)),
-        "segments_file": SEGMENTS_FILE,
-        **cell, **geometry,
-    }
+    shared = ("version", "case", "cards", "contact", "control", "periodic", "width", "height",
+              "depth", "se_diameter", "rho_se", "rho_eff", "solid_volume", "p_floor_kpa",
+              "skin", "dt", "dt_note", "gamma_ratio", "marker_id")
+    context = {k: getattr(base, k) for k in shared}
+    context.update(
+        stages=_stages(base), box_margin_um=0.0 if periodic else base.box_margin_um,
+        boundary_flags="p p f" if periodic else "f f f",
+        mat=material_tables(spec, cards, structure),
+        normal_model=NORMAL_MODELS[normal_model(spec)], atom_columns=raw_cols,
+        atom_format=" ".join(["%d", "%d"] + ["%.10g"] * (len(raw_cols) - 2)),
+        pair_format=" ".join(["%.10g"] * 6 + ["%.0f"] * 3 + ["%.10g"] * 7), pi=math.pi,
+        segments=max(1, math.ceil(spec.control.max_steps_per_stage
+                                  / spec.control.check_every)),
+        segments_file=SEGMENTS_FILE, **geometry)
     context["tn"] = context["mat"]["tn"]
-    env = lammps_deck.environment(user_templates)
+    env = environment(user_templates, BUILTIN_DIR)
     text = env.get_template(MAIN_TEMPLATE).render(**context)
     context["segments_text"] = env.get_template(SEGMENTS_TEMPLATE).render(**context)
-    return Deck(text=text, structure=structure, dt_us=dt, context=context)
+    return Deck(text=text, structure=structure, dt_us=base.dt, context=context)
 
 
 def write_data(structure: packing.Structure, path: Path, densities: dict[int, float],
@@ -326,7 +324,7 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     ctx = deck.context
     cards = ctx["cards"]
     write_data(deck.structure, out_dir / "structure.data",
-               {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0}, margin=ctx["box_margin_um"])
+               {1: cards.am.rho, 2: cards.se.rho, 3: 1.0}, margin=ctx["box_margin_um"])
     if not ctx["periodic"]:
         # the data file's box is 1 um deep (z in [-0.5, 0.5]); the mesh stays inside it
         h = spec.geometry.height_um
@@ -335,7 +333,8 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     packing.write_info(deck.structure, out_dir / "structure.json")
     atomic_write_text(out_dir / "spec.yaml", dump_case(spec))
     atomic_write_json(out_dir / "materials.json",
-                      {k: v.model_dump(mode="json") for k, v in cards.items()})
+                      {role: getattr(cards, role).model_dump(mode="json")
+                       for role in ("am", "se", "wall")})
     atomic_write_text(out_dir / SEGMENTS_FILE, ctx["segments_text"])
     atomic_write_text(out_dir / "deck.lmp", deck.text)
     return deck

@@ -31,7 +31,9 @@ import math
 
 from assb_lmp.core.errors import SpecError
 from assb_lmp.core.units import gpa_to_kpa, kpa_to_mpa, mpa_to_kpa
-from assb_lmp.materials.cards import Material, effective_modulus_gpa
+from assb_lmp.materials.cards import Material
+from assb_lmp.materials.physics import effective_modulus_gpa
+from assb_lmp.materials.resolve import case_cards
 from assb_lmp.spec.case import CaseSpec
 
 #: p_y / σ_y: the peak Hertz contact pressure at first yield (Johnson 1985, §6.2).
@@ -48,7 +50,7 @@ def se_yield_mpa(spec: CaseSpec) -> float:
     SpecError
         When the SE card has no positive ``yield_stress_mpa``.
     """
-    se = spec.cards()["se"]
+    se = case_cards(spec)["se"]
     if se.yield_mpa is None or not se.yield_mpa > 0:
         raise SpecError(
             f"contact.normal = 'thornton_ning' (elastic-plastic SE) needs the yield stress of "

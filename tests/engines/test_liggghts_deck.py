@@ -14,10 +14,17 @@ from assb_lmp.core.units import gpa_to_kpa
 from assb_lmp.engines import liggghts_deck as ld
 from assb_lmp.engines import liggghts_plastic as tn
 from assb_lmp.materials import cards as materials
-from assb_lmp.spec.case import CaseSpec, load_case
+from assb_lmp.materials.resolve import case_cards
+from assb_lmp.materials.resolve import load_case as load_any
+from assb_lmp.spec.case import CaseSpec
 
 RUNS = Path(__file__).resolve().parents[2] / "runs"
 SPECS = Path(__file__).resolve().parents[1] / "specs"
+
+
+def load_case(path: Path) -> CaseSpec:
+    """A shipped or test case, to run with LIGGGHTS."""
+    return load_any(path).model_copy(update={"engine": "liggghts"})
 
 
 def with_contact(spec: CaseSpec, **contact) -> CaseSpec:
@@ -54,7 +61,7 @@ def test_deck_is_liggghts_dialect(komori):
 def test_material_tables_are_the_cards(komori):
     """Per-type E (kPa), ν; per-pair restitution and friction: geometric means."""
     spec, deck = komori
-    cards = spec.cards()
+    cards = case_cards(spec)
     order = [cards["am"], cards["se"], cards["wall"]]
     line = re.search(r"youngsModulus peratomtype (.*)", deck.text).group(1).split()
     assert [float(v) for v in line] == [gpa_to_kpa(c.E_gpa) for c in order]
@@ -89,7 +96,7 @@ def test_thornton_ning_deck_has_the_yield_ratios():
     assert "model thornton_ning tangential history primitive type 3" in text
     yr = [float(v) for v in re.search(r"coefficientYieldRatio peratomtype (.*)", text)
           .group(1).split()]
-    se = spec.cards()["se"]
+    se = case_cards(spec)["se"]
     p_y = gpa_to_kpa(1.6 * se.yield_mpa / 1000.0)
     assert yr[1] == pytest.approx(math.pi * p_y / (4 * tn.pair_modulus_kpa(se, se)))
     assert yr[0] == yr[2] == 1.0
@@ -108,7 +115,7 @@ def test_refusals_before_anything_is_written(tmp_path, change, words):
     data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")
     for key, value in change.items():
         data[key].update(value)
-    spec = CaseSpec.model_validate(data)
+    spec = CaseSpec.model_validate(data | {"engine": "liggghts"})
     with pytest.raises(SpecError) as err:
         ld.write_case(spec, tmp_path / "case")
     for w in words:
@@ -144,7 +151,7 @@ def test_case_folder(tmp_path):
     the initial width; the loop file is there; spec and materials are written."""
     spec = load_case(SPECS / "tiny_pressure.yaml")
     ld.write_case(spec, tmp_path / "lig")
-    lammps_deck.write_case(spec, tmp_path / "lmp")
+    lammps_deck.write_case(spec.model_copy(update={"engine": "lammps"}), tmp_path / "lmp")
 
     def atoms(path):
         lines = path.read_text().splitlines()

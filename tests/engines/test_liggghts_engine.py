@@ -11,7 +11,7 @@ import pytest
 from assb_lmp.analysis import dumps
 from assb_lmp.core.errors import EngineError, SpecError
 from assb_lmp.engines import liggghts, liggghts_deck, liggghts_outputs
-from assb_lmp.spec.case import load_case
+from assb_lmp.materials.resolve import load_case, parse_case
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 needs_binary = pytest.mark.skipif(liggghts.binary() is None, reason="needs the liggghts binary")
@@ -86,7 +86,7 @@ def tiny_run(tmp_path_factory):
     """The tiny pressure case (settle, 100 MPa, release to 10 MPa) run by LIGGGHTS."""
     if liggghts.binary() is None:
         pytest.skip("needs the liggghts binary")
-    spec = load_case(SPECS / "tiny_pressure.yaml")
+    spec = load_case(SPECS / "tiny_pressure.yaml").model_copy(update={"engine": "liggghts"})
     out = tmp_path_factory.mktemp("lig_tiny")
     liggghts_deck.write_case(spec, out)
     result = liggghts.run_deck(out / "deck.lmp", timeout_s=300)
@@ -150,8 +150,7 @@ def test_mpirun_two_processes_gives_the_same_state(tmp_path):
     slow on a loaded machine: every stage-end check is a run, with its collectives)."""
     data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")
     data["stages"] = [{"kind": "settle", "pressure_mpa": 1.0}]
-    from assb_lmp.spec.case import parse_case
-
+    data["engine"] = "liggghts"
     spec = parse_case(data)
     cells = []
     for n in (1, 2):

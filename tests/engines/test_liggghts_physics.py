@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assb_lmp.build import deck as lammps_deck
+from assb_lmp.build.render import environment
 from assb_lmp.core.units import gpa_to_kpa
 from assb_lmp.engines import liggghts, liggghts_deck
 from assb_lmp.engines import liggghts_plastic as tn
 from assb_lmp.materials import cards as materials
-from assb_lmp.materials.cards import effective_modulus_gpa, effective_shear_gpa
+from assb_lmp.materials.physics import effective_modulus_gpa, effective_shear_gpa
+from assb_lmp.materials.resolve import case_cards
 from assb_lmp.spec.case import CaseSpec
 
 pytestmark = pytest.mark.skipif(liggghts.binary() is None, reason="needs the liggghts binary")
@@ -31,7 +32,7 @@ def case_spec(normal: str = "hertz", **contact) -> CaseSpec:
     """A small LCO/LGPS/steel case; ``normal`` set without validation until the spec has
     ``thornton_ning`` (the engine reads ``contact.normal``)."""
     spec = CaseSpec.model_validate({
-        "name": "t", "seed": 2, "geometry": {"width_um": 14, "height_um": 10},
+        "name": "t", "seed": 2, "engine": "liggghts", "geometry": {"width_um": 14, "height_um": 10},
         "packing": {"am_area_fraction": 0.3, "am_diameter_mean_um": 3.0,
                     "am_diameter_sd_um": 0.0},
         "stages": [{"kind": "settle"}], "contact": {"damping": "coeff_restitution", **contact},
@@ -45,7 +46,8 @@ def case_spec(normal: str = "hertz", **contact) -> CaseSpec:
 def contact_block(spec: CaseSpec) -> str:
     """The deck's materials and contact-law block for ``spec`` (without the integrator)."""
     ctx = liggghts_deck.build(spec).context
-    text = lammps_deck.environment().get_template("liggghts/contact.lmp.j2").render(**ctx)
+    text = environment(None, liggghts_deck.BUILTIN_DIR).get_template(
+        "contact.lmp.j2").render(**ctx)
     return text + f"unfix           integrate\ntimestep        {DT:g}\n"
 
 
@@ -228,7 +230,7 @@ AM = (1, 10.0, 4.72)
 
 def _se_pair_constants():
     spec = case_spec(normal="thornton_ning")
-    cards = spec.cards()
+    cards = case_cards(spec)
     ctx = tn.yield_context(spec, cards, 5.0)
     e_star = tn.pair_modulus_kpa(cards["se"], cards["se"])
     return ctx, e_star
@@ -275,7 +277,7 @@ def test_tn_unlike_pair_depends_on_the_first_atom(tmp_path):
     """LCO (elastic) - LGPS (plastic): with the SE first the contact yields (the deck's
     order); with the AM first LIGGGHTS keeps it elastic (Hertz)."""
     spec = case_spec(normal="thornton_ning")
-    cards = spec.cards()
+    cards = case_cards(spec)
     e_star = tn.pair_modulus_kpa(cards["am"], cards["se"])
     r_star = 5.0 * 0.5 / 5.5
     ctx = tn.yield_context(spec, cards, 5.0)
