@@ -16,11 +16,13 @@ from __future__ import annotations
 from assb_lmp.core.errors import SpecError
 from assb_lmp.engines.base import Engine
 from assb_lmp.engines.lammps import LammpsEngine
+from assb_lmp.engines.liggghts import LiggghtsEngine
 
 #: The engines that can run a case, by registry name.
-ENGINES: dict[str, Engine] = {LammpsEngine.name: LammpsEngine()}
+ENGINES: dict[str, Engine] = {LammpsEngine.name: LammpsEngine(),
+                              LiggghtsEngine.name: LiggghtsEngine()}
 #: Engines a case spec may name that cannot run yet, with the reason.
-PLANNED: dict[str, str] = {"liggghts": "engine 'liggghts' is not available yet"}
+PLANNED: dict[str, str] = {}
 
 
 def names() -> list[str]:
