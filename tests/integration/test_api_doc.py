@@ -25,3 +25,12 @@ def test_api_walkthrough_runs(tmp_path, monkeypatch, capsys):
     assert len(scope["status"].done) == 4 and not scope["status"].failed
     assert scope["info"]["n"] == 4
     assert scope["labels"]["am_stress_mean_mpa"] is not None
+
+
+def test_top_level_names_are_the_api():
+    import assb_lmp
+    from assb_lmp import api
+
+    assert set(assb_lmp.API) == set(api.__all__)
+    for name in api.__all__:
+        assert getattr(assb_lmp, name) is getattr(api, name)
