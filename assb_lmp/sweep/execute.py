@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from assb_lmp.core.errors import AssbError
 from assb_lmp.core.io import atomic_write_json, read_json
-from assb_lmp.engines.lammps import comm_rank
+from assb_lmp.engines.base import comm_rank
 from assb_lmp.pipeline.runner import run_case
 from assb_lmp.sweep.claims import Claim
 from assb_lmp.sweep.expand import Case
