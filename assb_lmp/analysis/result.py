@@ -90,6 +90,20 @@ class StageResult:
     #: Contact radius of ``contacts["area"]``: "hertz" (from the force) or "overlap"
     #: (the spheres' intersection circle, used for the elastic-plastic mdr model).
     contact_radius: str = "hertz"
+    #: The convention of ``sigma_mpa``, ``stress_mpa`` and ``volume_um3``
+    #: (:mod:`assb_lmp.analysis.stress`): "per_depth" or "per_sphere" (3D: "per_sphere").
+    stress_convention: str = "per_depth"
+    #: ``p`` (MPa) of every particle in each available convention (quasi-2D: both).
+    stress_by_convention: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Sphere volume (bodies: of the union of their spheres) and per-depth volume ``A t``
+    #: of every particle (µm³; the latter None in 3D).
+    sphere_volume_um3: np.ndarray | None = None
+    depth_volume_um3: np.ndarray | None = None
+    #: Quasi-2D: ``t_eff = Σ V^sphere / Σ A`` (µm), see
+    #: :func:`assb_lmp.analysis.stress.effective_depth_um`.
+    effective_depth_um: float | None = None
+    #: The contact-law validity report of the stage (:mod:`assb_lmp.analysis.validity`).
+    validity: dict | None = None
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, radii and phases of what a section shows, with the periodic images

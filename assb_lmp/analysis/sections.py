@@ -116,6 +116,8 @@ def section_view(res: StageResult, axis: str, position_um: float,
     )
     view.plane_w_um = float(position_um)
     view.contact_radius = res.contact_radius
+    view.stress_convention = res.stress_convention
+    view.validity = res.validity
     return view
 
 

@@ -40,7 +40,15 @@ from assb_lmp.analysis.hertz import effective_moduli_kpa
 from assb_lmp.analysis.labels import compute_labels
 from assb_lmp.analysis.result import StageResult
 from assb_lmp.analysis.sections import default_sections, label_sections
-from assb_lmp.analysis.stress import love_weber_stress, mean_compressive_stress, particle_volume
+from assb_lmp.analysis.stress import (
+    CONVENTIONS,
+    effective_depth_um,
+    love_weber_stress,
+    mean_compressive_stress,
+    particle_volume,
+    resolve_convention,
+)
+from assb_lmp.analysis.validity import validity_report
 from assb_lmp.analysis.window import CROP_UM, IMAGE_PX, in_window, window_from_cell
 from assb_lmp.core.errors import AnalysisError
 from assb_lmp.core.units import KPA_PER_MPA
@@ -159,6 +167,36 @@ def _attach_bodies(res: StageResult, atoms: Atoms, grouping: bodies.Grouping) ->
                  "particle": grouping.particle_of_atom, "ids": atoms.ids}
 
 
+def _contacts_of_bodies(contacts: dict[str, np.ndarray], atom_ids: np.ndarray,
+                        grouping: bodies.Grouping) -> None:
+    """Contacts of multisphere bodies: ``i``/``j`` become particle (body) indices, the
+    atoms in contact stay as ``atom_id1``/``atom_id2``."""
+    i, j = contacts["i"], contacts["j"]
+    contacts["atom_id1"] = atom_ids[i]
+    contacts["atom_id2"] = np.where(j >= 0, atom_ids[np.clip(j, 0, None)], -1)
+    contacts["i"] = grouping.particle_of_atom[i]
+    contacts["j"] = np.where(j >= 0, grouping.particle_of_atom[np.clip(j, 0, None)], -1)
+
+
+def _volumes(radius: np.ndarray, grouping: bodies.Grouping | None, dimension: int,
+             depth: float) -> dict[str, np.ndarray]:
+    """Particle volumes of each convention (µm³) and the section areas ``area`` (µm²).
+
+    Spheres: ``π r² t`` (``per_depth``, quasi-2D only) and ``4/3 π r³`` (``per_sphere``);
+    bodies: union section area × t and the volume of the union of their spheres.
+    """
+    if grouping is None:
+        out = {"per_sphere": particle_volume(radius, 3, depth),
+               "area": math.pi * np.asarray(radius, dtype=float) ** 2}
+        if dimension == 2:
+            out["per_depth"] = particle_volume(radius, 2, depth)
+    else:
+        out = {"per_sphere": grouping.volume3d, "area": grouping.area}
+        if dimension == 2:
+            out["per_depth"] = grouping.area * depth
+    return out
+
+
 def build_stage_result(info: CaseInfo, stage: str, crop_um: float = CROP_UM) -> StageResult:
     """Particles, contacts and Love–Weber stresses of a stage (no labels, no image)."""
     paths, cell, frame, cont = read_stage(info, stage)
@@ -172,27 +210,26 @@ def build_stage_result(info: CaseInfo, stage: str, crop_um: float = CROP_UM) -> 
     contacts = contact_table(atoms, pairs, walls, e_pp, e_pw, info.normal)
     index, force, branch = love_weber_incidences(atoms, pairs, walls)
     ids, phase, radius, pos = atoms.ids, atoms.phase, atoms.radius, atoms.pos
-    volume = particle_volume(radius, dimension, depth)
     if grouping is not None:
         # one particle per body: branch vectors from the body centre, volume of the union
         branch = branch + grouping.rel[index]
         index = grouping.particle_of_atom[index]
-        contacts["atom_id1"] = ids[contacts["i"]]
-        contacts["atom_id2"] = np.where(contacts["j"] >= 0,
-                                        ids[np.clip(contacts["j"], 0, None)], -1)
-        contacts["i"] = grouping.particle_of_atom[contacts["i"]]
-        contacts["j"] = np.where(contacts["j"] >= 0,
-                                 grouping.particle_of_atom[np.clip(contacts["j"], 0, None)], -1)
+        _contacts_of_bodies(contacts, ids, grouping)
         ids, phase, radius, pos = grouping.ids, grouping.phase, grouping.radius, grouping.pos
-        volume = grouping.area * depth if dimension == 2 else grouping.volume3d
     n = ids.size
-    sigma_mpa = love_weber_stress(n, index, force, branch, volume) / KPA_PER_MPA
+    moment = love_weber_stress(n, index, force, branch, np.ones(n))  # Σ f ⊗ r (nN µm)
+    vol = _volumes(radius, grouping, dimension, depth)
+    convention = resolve_convention(
+        info.spec.analysis.stress_convention if info.spec is not None else None, dimension)
+    sigma = {c: (moment / vol[c][:, None, None]) / KPA_PER_MPA for c in CONVENTIONS
+             if c in vol}
+    sigma_mpa = sigma[convention]
     window = window_from_cell(cell, crop_um)
     contacts["in"] = in_window(contacts["point"], window)
     res = StageResult(
         stage=stage, cell=cell, dimension=dimension, depth_um=depth, window=window,
         ids=ids, phase=phase, radius=radius, pos=pos, sigma_mpa=sigma_mpa,
-        stress_mpa=mean_compressive_stress(sigma_mpa, dimension), volume_um3=volume,
+        stress_mpa=mean_compressive_stress(sigma_mpa, dimension), volume_um3=vol[convention],
         n_contacts=np.bincount(index, minlength=n).astype(np.int64),
         p_in=in_window(pos, window), contacts=contacts,
         boundary_moment=(walls.force.T @ walls.point) if walls.index.size else None,
@@ -201,6 +238,13 @@ def build_stage_result(info: CaseInfo, stage: str, crop_um: float = CROP_UM) -> 
             float(cell[f"{a}hi_um"] - cell[f"{a}lo_um"]) if atoms.periodic(k) else None
             for k, a in enumerate("xy")),
     )
+    res.stress_convention = convention
+    res.validity = validity_report(contacts, info.se_yield_mpa)
+    res.stress_by_convention = {c: mean_compressive_stress(sg, dimension)
+                                for c, sg in sigma.items()}
+    res.sphere_volume_um3, res.depth_volume_um3 = vol["per_sphere"], vol.get("per_depth")
+    if dimension == 2:
+        res.effective_depth_um = effective_depth_um(vol["per_sphere"], vol["area"])
     if grouping is not None:
         _attach_bodies(res, atoms, grouping)
     return res

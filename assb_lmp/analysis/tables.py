@@ -26,7 +26,9 @@ def particles_table(res: StageResult) -> str:
     Love–Weber tensor components ``sigma_ab_mpa`` (tension positive), n_contacts,
     in_window. Multisphere bodies: one row per body (id its smallest atom id, radius the
     area-equivalent radius, x/y/z the centre of mass) and three more columns: mol (body id,
-    0 for single spheres), n_spheres, area_um2 (section area of the union)."""
+    0 for single spheres), n_spheres, area_um2 (section area of the union). Quasi-2D: two
+    last columns ``stress_mpa_per_depth``, ``stress_mpa_per_sphere``; ``stress_mpa`` and
+    ``sigma_*`` are in the convention of ``labels.json["info"]["stress_convention"]``."""
     s = 0.5 * (res.sigma_mpa + np.swapaxes(res.sigma_mpa, 1, 2))
     names = ["id", "phase", "radius_um", "x_um", "y_um", "z_um", "stress_mpa",
              "sigma_xx_mpa", "sigma_yy_mpa", "sigma_zz_mpa", "sigma_xy_mpa",
@@ -44,6 +46,10 @@ def particles_table(res: StageResult) -> str:
     if res.mol is not None:  # multisphere bodies: one row per body
         names += ["mol", "n_spheres", "area_um2"]
         cols += [_col(res.mol, "%d"), _col(res.n_spheres, "%d"), _col(res.area_um2, g)]
+    if res.dimension == 2:  # quasi-2D: p in both stress conventions
+        for conv, p in res.stress_by_convention.items():
+            names.append(f"stress_mpa_{conv}")
+            cols.append(_col(p, g))
     return _csv(names, cols)
 
 

@@ -1,6 +1,6 @@
 """The ``analyze DIR`` subcommand: tables, labels, image and figures from a case's dumps.
 
-The main CLI registers it with ``cli_analysis.register(subparsers)`` and calls
+The main CLI registers it with ``register(subparsers)`` and calls
 ``args.func(args)``; the handler is thin and leaves error reporting (``AnalysisError``
 naming the bad file) to the main CLI.
 """
@@ -11,37 +11,12 @@ import argparse
 import logging
 from pathlib import Path
 
+from assb_lmp.analysis.case import analyze_case
+from assb_lmp.cli.args import non_negative_float, pixels, positive_float
+from assb_lmp.spec.targets import TARGET_INFO
+
 log = logging.getLogger(__name__)
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text}")
-    return value
-
-
-def _pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 16 <= value <= 20000:
-        raise argparse.ArgumentTypeError(f"must lie in [16, 20000], got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -58,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, metavar="DIR", help="case folder (with dumps/)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument(
-        "--coverage-factor", type=_positive_float, default=1.0, metavar="F",
+        "--coverage-factor", type=positive_float, default=1.0, metavar="F",
         help="correction factor f of the SE coverage (Komori eq. 17; default 1)",
     )
     p.add_argument(
@@ -66,23 +41,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="AM surface of the coverage: sphere 4πr² (default) or quasi-2D lateral 2πrt",
     )
     p.add_argument(
-        "--crop-um", type=_non_negative_float, default=2.0, metavar="UM",
+        "--crop-um", type=non_negative_float, default=2.0, metavar="UM",
         help="crop of the image window from each side of the cell (µm; default 2)",
     )
     p.add_argument(
-        "--full-res", type=_pixels, default=None, metavar="PX",
+        "--full-res", type=pixels, default=None, metavar="PX",
         help="also write figures/section.png with PX pixels a side",
     )
-    p.set_defaults(func=run_analyze)
+    p.set_defaults(func=cmd_analyze)
     return p
 
 
-def run_analyze(args: argparse.Namespace) -> int:
+def cmd_analyze(args: argparse.Namespace) -> int:
     """Handler of ``analyze``: :func:`~assb_lmp.analysis.mechanics.analyze_case`, then labels."""
-    from assb_lmp.analysis import mechanics
-    from assb_lmp.spec.targets import TARGET_INFO
-
-    labels = mechanics.analyze_case(
+    labels = analyze_case(
         args.dir,
         figures=not args.no_figures,
         coverage_factor=args.coverage_factor,

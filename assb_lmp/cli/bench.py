@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from assb_lmp import bench
+
 PARTS = ("examples", "engine", "quasistatic", "sweep", "cnn")
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from assb_lmp import bench
-
+def cmd_bench(args: argparse.Namespace) -> int:
     parts = tuple(args.only) if args.only else PARTS
     res = bench.run(args.out, parts=parts, seeds=args.seeds, qs_case=args.qs_case,
                     qs_width_um=args.qs_width, cnn_dataset=args.cnn_dataset)
@@ -30,4 +30,4 @@ def register(sub) -> None:
     s.add_argument("--qs-width", type=float, default=50.0, help="its initial width (µm)")
     s.add_argument("--cnn-dataset", type=Path, default=None,
                    help="dataset folder for the cnn part (default: 500 synthetic images)")
-    s.set_defaults(func=_bench)
+    s.set_defaults(func=cmd_bench)

@@ -14,6 +14,11 @@ import argparse
 import json
 from pathlib import Path
 
+from assb_lmp.analysis import plots
+from assb_lmp.build import multisphere, packing
+from assb_lmp.core.errors import SpecError
+from assb_lmp.materials.resolve import load_case
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``shapes`` subcommand."""
@@ -31,21 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="pixels across each body's minor axis (default 80)")
     p.add_argument("--tolerance", type=float, default=0.03,
                    help="allowed relative deviation from the ellipse (default 0.03)")
-    p.set_defaults(func=run_shapes)
+    p.set_defaults(func=cmd_shapes)
     return p
 
 
-def run_shapes(args: argparse.Namespace) -> int:
+def cmd_shapes(args: argparse.Namespace) -> int:
     """Handler of ``shapes``."""
-    from assb_lmp.analysis import plots
-    from assb_lmp.build import multisphere
-    from assb_lmp.core.errors import SpecError
-
     bodies = None
     if args.spec is not None:
-        from assb_lmp.build import packing
-        from assb_lmp.materials.resolve import load_case
-
         spec = load_case(args.spec)
         if spec.packing.am_shape.kind != "ellipse":
             raise SpecError(f"{args.spec}: packing.am_shape is not an ellipse; nothing to "

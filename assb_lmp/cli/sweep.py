@@ -2,7 +2,7 @@
 
 Thin wiring of :mod:`assb_lmp.sweep` and :mod:`assb_lmp.learn`: argument parsing, calls,
 printing. The main CLI registers them with ``register(subparsers)``; ``demo`` calls
-:func:`run_sweep` with the quick sweep.
+:func:`cmd_sweep` with the quick sweep.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from assb_lmp import sweep as sw
-from assb_lmp.cli.analysis import _positive_float
+from assb_lmp.cli.args import positive_float, positive_int
 from assb_lmp.core.errors import AssbError
 from assb_lmp.learn import dataset, noise
 from assb_lmp.learn import train as cnn
@@ -26,15 +26,6 @@ log = logging.getLogger(__name__)
 #: Exit status of ``sweep --strict`` when cases failed (they are recorded and listed).
 EXIT_FAILED_CASES = 3
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -77,15 +68,15 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("spec", type=Path, metavar="SWEEP.yaml", help="sweep spec")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="sweep folder (default runs/<sweep name>)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+    p.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                    help="local worker processes (default: all cores)")
-    p.add_argument("--ranks-per-case", type=_positive_int, default=1, metavar="K",
+    p.add_argument("--ranks-per-case", type=positive_int, default=1, metavar="K",
                    help="MPI ranks per case (default 1; >1 uses LAMMPS domain decomposition)")
     p.add_argument("--mpi", action="store_true",
                    help="MPI mode even when no MPI launcher is detected")
     p.add_argument("--shard", type=_shard, default=None, metavar="i/N",
                    help="run only part i of N of the cases (0 <= i < N)")
-    p.add_argument("--claim-timeout", type=_positive_float, default=DEFAULT_CLAIM_TIMEOUT_S,
+    p.add_argument("--claim-timeout", type=positive_float, default=DEFAULT_CLAIM_TIMEOUT_S,
                    metavar="S", help="seconds after which a case claimed on another host "
                    f"without a heartbeat is taken over (default {DEFAULT_CLAIM_TIMEOUT_S:g})")
     p.add_argument("--retry-failed", action="store_true", help="run recorded failures again")
@@ -101,17 +92,17 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("cluster batch script (--slurm writes DIR/sweep.slurm, or with "
                              "--array DIR/sweep_array.slurm; runs nothing)")
     g.add_argument("--slurm", action="store_true", help="write a Slurm batch script and exit")
-    g.add_argument("--array", type=_positive_int, default=None, metavar="N",
+    g.add_argument("--array", type=positive_int, default=None, metavar="N",
                    help="a job array of N tasks, task i running --shard i/N")
-    g.add_argument("--cpus-per-task", type=_positive_int, default=1, metavar="C",
+    g.add_argument("--cpus-per-task", type=positive_int, default=1, metavar="C",
                    help="--array: cores (and worker processes) per task (default 1)")
-    g.add_argument("--nodes", type=_positive_int, default=1, help="mpirun script: nodes")
-    g.add_argument("--tasks-per-node", type=_positive_int, default=32,
+    g.add_argument("--nodes", type=positive_int, default=1, help="mpirun script: nodes")
+    g.add_argument("--tasks-per-node", type=positive_int, default=32,
                    help="mpirun script: MPI ranks per node")
-    g.add_argument("--hours", type=_positive_float, default=24.0, help="time limit (h)")
+    g.add_argument("--hours", type=positive_float, default=24.0, help="time limit (h)")
     g.add_argument("--partition", default=None)
     g.add_argument("--account", default=None)
-    p.set_defaults(func=run_sweep)
+    p.set_defaults(func=cmd_sweep)
 
 
 def _register_status_dataset(subparsers: argparse._SubParsersAction) -> None:
@@ -119,11 +110,11 @@ def _register_status_dataset(subparsers: argparse._SubParsersAction) -> None:
                               description="Status of a sweep folder.")
     p.add_argument("dir", type=Path, metavar="DIR", help="sweep folder")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--max-list", type=_positive_int, default=20,
+    p.add_argument("--max-list", type=positive_int, default=20,
                    help="cases listed per category (default 20)")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="workers for the projected time left (default: cases running now)")
-    p.set_defaults(func=run_status)
+    p.set_defaults(func=cmd_status)
 
     p = subparsers.add_parser(
         "dataset", help="export DIR/dataset (manifest.csv, arrays.npz, images/)",
@@ -133,7 +124,7 @@ def _register_status_dataset(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", type=_fractions, default=None, metavar="TRAIN,VAL,TEST",
                    help="split fractions (default: the sweep's, else 0.64,0.16,0.20)")
     p.add_argument("--split-seed", type=int, default=None)
-    p.set_defaults(func=run_dataset)
+    p.set_defaults(func=cmd_dataset)
 
 
 def _register_noise(subparsers: argparse._SubParsersAction) -> None:
@@ -148,10 +139,10 @@ def _register_noise(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--replicate", type=Path, default=None, metavar="DATASET_DIR",
                    help="a dataset of the same case ids run again")
     p.add_argument("--out", type=Path, default=None, help="write the numbers as JSON")
-    p.set_defaults(func=run_label_noise)
+    p.set_defaults(func=cmd_label_noise)
 
 
-def run_label_noise(ns: argparse.Namespace) -> int:
+def cmd_label_noise(ns: argparse.Namespace) -> int:
     """Handler of ``label-noise``."""
     proto = noise.protocol_r2(ns.dataset)
     rep = noise.compare(ns.dataset, ns.replicate) if ns.replicate else None
@@ -181,14 +172,15 @@ def run_label_noise(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _train(out: Path, settings: dict) -> None:
+def _train(out: Path, settings: dict, sweep_name: str) -> None:
     """Train the CNN on ``out/dataset`` into ``out/model`` when the CNN stage is usable."""
     if importlib.util.find_spec("tensorflow") is None:
         print("training skipped: TensorFlow is not installed (pip install 'assb_lmp[cnn]')")
         return
     metrics = cnn.train(out / "dataset", out / "model", **settings)
     s = metrics.get("split_sizes", {})
-    print(f"trained {metrics.get('architecture')} on {s.get('train')} images (val "
+    print(f"trained the {metrics.get('architecture')} network on {s.get('train')} images of "
+          f"sweep {sweep_name} (val "
           f"{s.get('val')}, test {s.get('test')}): {metrics.get('epochs')} epochs, "
           f"{metrics.get('seconds', 0):.0f} s -> {out / 'model'}")
     for name, m in metrics.get("targets", {}).items():
@@ -243,10 +235,10 @@ def _export(ns: argparse.Namespace, sweep: sw.Sweep, out: Path, st: sw.SweepStat
         print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
               f"{sp['test']}) -> {info['path']}")
         if getattr(ns, "train", False):
-            _train(out, dict(sweep.spec.train))
+            _train(out, dict(sweep.spec.train), sweep.name)
 
 
-def run_sweep(ns: argparse.Namespace) -> int:
+def cmd_sweep(ns: argparse.Namespace) -> int:
     """Handler of ``sweep`` (and of ``demo``): run, export the dataset, optionally train.
 
     ``ns`` needs ``spec``, ``out``, ``jobs``, ``ranks_per_case``, ``slurm``, ``train``;
@@ -281,7 +273,7 @@ def run_sweep(ns: argparse.Namespace) -> int:
     return 0
 
 
-def run_status(ns: argparse.Namespace) -> int:
+def cmd_status(ns: argparse.Namespace) -> int:
     """Handler of ``status``."""
     st = sw.status(ns.dir, workers=ns.workers)
     if ns.json:
@@ -291,7 +283,7 @@ def run_status(ns: argparse.Namespace) -> int:
     return 0
 
 
-def run_dataset(ns: argparse.Namespace) -> int:
+def cmd_dataset(ns: argparse.Namespace) -> int:
     """Handler of ``dataset``."""
     info = dataset.export(ns.dir, ns.out, fractions=ns.split, split_seed=ns.split_seed)
     sp = info["split"]

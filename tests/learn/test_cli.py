@@ -69,3 +69,52 @@ def test_cli_train_without_case_folders(tiny, tmp_path, caplog, capsys):
     assert (tmp_path / "m" / "figures" / "parity.png").is_file()
     assert not list((tmp_path / "m" / "figures").glob("stress_distribution_*"))
     assert "stress distribution figures skipped" in caplog.text
+
+
+def test_cli_predict_shows_test_r2_and_takes_model_option(trained, dataset, capsys):
+    out, metrics = trained
+    images = sorted((dataset / "images").glob("*.png"))[:5]
+    assert _run_cli(["predict", str(images[0]), "--model", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "test R2" in lines[1]
+    row = next(line for line in lines if line.startswith("porosity "))
+    r2 = metrics["targets"]["porosity"]["r2"]
+    assert row.split()[-1] == f"{r2:.3f}"  # the model's test R² beside the value
+    assert _run_cli(["predict", *map(str, images), "--model", str(out)]) == 0  # rows
+    lines = capsys.readouterr().out.splitlines()
+    r2_row = next(line for line in lines if line.startswith("test R2"))
+    assert f"{metrics['targets']['am_area_fraction']['r2']:.3f}" in r2_row.split()
+
+
+def test_cli_uses_the_shipped_model_without_model_option(trained, dataset, tmp_path,
+                                                         monkeypatch, capsys):
+    from assb_lmp.learn import ship
+
+    out, _ = trained
+    image = sorted((dataset / "images").glob("*.png"))[0]
+    monkeypatch.setattr(ship, "models_dir", lambda: tmp_path / "models")
+    with pytest.raises(ModelError, match="no trained model ships"):
+        _run_cli(["predict", str(image)])
+    ship.ship_model(out, command="python -m assb_lmp train tests", allow_synthetic=True)
+    assert _run_cli(["predict", str(image)]) == 0
+    text = capsys.readouterr().out
+    assert str(tmp_path / "models" / "default") in text and "se_coverage" in text
+    assert _run_cli(["gradcam", str(image), "--out", str(tmp_path / "h.png")]) == 0
+    assert "test R2" in capsys.readouterr().out and (tmp_path / "h.png").is_file()
+
+
+def test_cli_ship_model_refuses_a_model_of_synthetic_labels(trained, tmp_path):
+    out, _ = trained
+    with pytest.raises(ModelError, match="synthetic dataset"):
+        _run_cli(["ship-model", str(out), "--command", "python -m assb_lmp train x",
+                  "--dest", str(tmp_path / "default")])
+    assert not (tmp_path / "default").exists()
+
+
+def test_cli_train_records_its_command(tiny, tmp_path):
+    assert _run_cli(["train", str(tiny), "--out", str(tmp_path / "m"), "--epochs", "1",
+                     "--no-plots", "--architecture", "resnet"]) == 0
+    info = json.loads((tmp_path / "m" / "model_info.json").read_text())
+    assert info["command"].startswith(f"python -m assb_lmp train {tiny} --out ")
+    assert "--architecture resnet --epochs 1" in info["command"]
+    assert info["dataset_synthetic"] is True and info["architecture"] == "resnet"

@@ -123,7 +123,7 @@ def test_a_failing_case_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     out = tmp_path / "fail"
     ns = argparse.Namespace(spec=str(spec), out=out, jobs=2, ranks_per_case=1, slurm=False,
                             train=False)
-    assert cli_sweep.run_sweep(ns) == 0  # the demo's namespace: failures listed, not fatal
+    assert cli_sweep.cmd_sweep(ns) == 0  # the demo's namespace: failures listed, not fatal
     text = capsys.readouterr().out
     assert "1 done, 1 failed" in text and "m100_s00: EngineError" in text
     rec = json.loads((out / "failed" / "m100_s00.json").read_text())
