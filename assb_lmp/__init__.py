@@ -52,18 +52,23 @@ def _preload_mpi() -> str | None:
 MPI_LIBRARY = _preload_mpi()
 
 
+#: The names re-exported from :mod:`assb_lmp.api` (kept equal to its ``__all__`` by a test).
+API = (
+    "CaseSpec", "Sweep", "SweepStatus", "analyze_case", "export_dataset", "load_case",
+    "load_sweep", "parse_case", "run_case", "run_sweep", "train", "write_case",
+)
+
+
 def __getattr__(name: str):
     """The names of :mod:`assb_lmp.api`, imported on first use (PEP 562), so that
-    ``import assb_lmp`` stays light and the stage modules can import ``__version__``."""
+    ``import assb_lmp`` stays light. Any other name is unknown here, which lets
+    ``from assb_lmp import <submodule>`` fall through to the import system."""
+    if name not in API:
+        raise AttributeError(f"module 'assb_lmp' has no attribute {name!r}")
     import importlib
 
-    api = importlib.import_module("assb_lmp.api")
-    if name in api.__all__:
-        return getattr(api, name)
-    raise AttributeError(f"module 'assb_lmp' has no attribute {name!r}")
+    return getattr(importlib.import_module("assb_lmp.api"), name)
 
 
 def __dir__() -> list[str]:
-    import importlib
-
-    return sorted(set(globals()) | set(importlib.import_module("assb_lmp.api").__all__))
+    return sorted(set(globals()) | set(API))

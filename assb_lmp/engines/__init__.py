@@ -3,7 +3,7 @@
 The pipeline asks the registry for the case's engine and talks only to the
 :class:`~assb_lmp.engines.base.Engine` interface::
 
-    from assb_lmp import engines
+    import assb_lmp.engines as engines
     engine = engines.get(spec.engine)
 
 A new engine is a module beside :mod:`assb_lmp.engines.lammps` with an ``Engine``

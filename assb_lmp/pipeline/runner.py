@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assb_lmp import engines
+import assb_lmp.engines as engines
 from assb_lmp.analysis import dumps
 from assb_lmp.analysis.case import analyze_case
 from assb_lmp.analysis.contacts import Atoms, contact_table, pair_contacts, wall_contacts

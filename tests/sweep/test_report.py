@@ -19,7 +19,8 @@ from .tiny import TINY_IDS, manifest
 
 @pytest.fixture
 def copied(tiny, tmp_path):
-    """A copy of the tiny sweep's folder with validity flags on two cases, one case gone."""
+    """A copy of the tiny sweep's folder with validity flags set on two cases, removed from the
+    third (a case analysed before the report existed), one case gone."""
     _, ref = tiny
     out = tmp_path / "copy"
     shutil.copytree(ref, out, ignore=shutil.ignore_patterns("dataset"))
@@ -28,6 +29,10 @@ def copied(tiny, tmp_path):
         labels = json.loads(path.read_text())
         labels["validity"] = {"inside": inside}
         path.write_text(json.dumps(labels))
+    path = out / "f0p4_s00" / "labels.json"
+    labels = json.loads(path.read_text())
+    labels.pop("validity", None)
+    path.write_text(json.dumps(labels))
     shutil.rmtree(out / "f0p4_s01")
     return out
 
