@@ -20,7 +20,7 @@ SPECS = Path(__file__).parents[1] / "specs"
 def test_lammps_is_registered_and_implements_the_interface():
     eng = engines.get("lammps")
     assert isinstance(eng, LammpsEngine) and isinstance(eng, Engine)
-    assert engines.names() == ["lammps"]
+    assert "lammps" in engines.names() and engines.names() == sorted(engines.ENGINES)
     assert eng.templates_dir() == deck.TEMPLATE_DIR
     spec = load_case(SPECS / "tiny_pressure.yaml")
     assert spec.engine == "lammps"
@@ -36,8 +36,20 @@ def test_write_gives_the_deck_path_structure_and_time_step(tmp_path: Path):
         assert (tmp_path / name).is_file(), name
 
 
-def test_liggghts_is_named_but_not_available_yet(tmp_path: Path):
-    with pytest.raises(SpecError, match="engine 'liggghts' is not available yet"):
+def test_every_registered_engine_implements_the_interface():
+    for name in engines.names():
+        eng = engines.get(name)
+        assert isinstance(eng, Engine) and eng.name == name
+        assert eng.templates_dir().is_dir(), name
+
+
+def test_a_planned_engine_is_refused_before_anything_is_written(tmp_path: Path, monkeypatch):
+    """An engine a spec may name but that is not registered (yet) stops the runner with a
+    SpecError before a deck exists."""
+    monkeypatch.setattr(engines, "ENGINES", {"lammps": engines.ENGINES["lammps"]})
+    monkeypatch.setattr(engines, "PLANNED", {"liggghts": "engine 'liggghts' is not available yet"})
+    with pytest.raises(SpecError,
+                       match="engine 'liggghts' is not available yet; available: lammps$"):
         engines.get("liggghts")
     spec = load_case(SPECS / "tiny_pressure.yaml").model_copy(update={"engine": "liggghts"})
     with pytest.raises(SpecError, match="not available yet"):
