@@ -404,7 +404,7 @@ def build(spec: CaseSpec, user_templates: Path | None = None) -> Deck:
         "contact": spec.contact,
         "control": spec.control,
         "periodic": periodic,
-        "width": spec.geometry.width_um,
+        "width": structure.width,  # the start of the cell (packing.collapse may narrow it)
         "height": spec.geometry.height_um,
         "depth": depth,
         "se_diameter": spec.packing.se_diameter_um,

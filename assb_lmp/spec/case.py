@@ -45,6 +45,12 @@ MDR_DT_FACTOR = 0.5
 
 Range = tuple[float, float]
 
+#: Random SE packing: the largest SE fill of the free space it accepts (random discs jam
+#: near 0.84 of the plane and spheres near 0.64 of space; the AM walls lower both), and the
+#: truncation of the SE diameter draw as multiples of the mean diameter.
+MAX_SE_FILL_FRACTION = 0.80
+SE_DIAMETER_LIMITS = (0.5, 2.0)
+
 #: Stage names that would collide with folders of a case (outputs go to DIR/<stage>/).
 RESERVED_STAGE_NAMES = frozenset({"dumps", "figures", "dataset", "failed", "tmp"})
 
@@ -196,7 +202,10 @@ class Packing(BaseModel):
     cell (``reference_width_um`` × height; default the final width of the first
     width-mode press stage, else the initial width). In 3D it is the AM *volume* fraction of
     the cell ``height × depth × reference_width_um``, and ``se_lattice`` is simple cubic
-    (``square``) or fcc (``hex``).
+    (``square``) or fcc (``hex``). ``se_packing: random`` replaces the SE lattice by random
+    polydisperse particles (``se_diameter_sd_um``, ``se_size_distribution``,
+    ``se_fill_fraction``); ``collapse: geometric`` starts the cell at the width of the
+    pre-load.
     """
 
     model_config = _STRICT
@@ -218,6 +227,54 @@ class Packing(BaseModel):
         default_factory=SphereShape,
         description="shape of the AM particles: sphere (default) or multisphere ellipse",
     )
+    se_packing: Literal["lattice", "random"] = Field(
+        "lattice", description="SE placement: ``lattice`` sites that overlap no AM particle, "
+        "filled exhaustively (Komori's reproduction, the default), or ``random``: discs "
+        "(3D: spheres) with diameters from se_size_distribution, placed by random sequential "
+        "addition and densified by a collective rearrangement up to se_fill_fraction",
+    )
+    se_diameter_sd_um: float = Field(
+        0.0, ge=0, le=10, description="random SE only: SD of the SE diameter (µm); the mean "
+        "is se_diameter_um; draws are truncated to se_diameter_bounds_um",
+    )
+    se_size_distribution: Literal["normal", "lognormal"] = Field(
+        "normal", description="random SE only: distribution of the SE diameter (mean "
+        "se_diameter_um, SD se_diameter_sd_um)",
+    )
+    se_fill_fraction: float = Field(
+        0.60, gt=0, le=MAX_SE_FILL_FRACTION, description="random SE only: SE area (3D: "
+        "volume) as a fraction of the initial cell area the AM leaves free (the square "
+        "lattice of the Komori case fills about 0.61 of it)",
+    )
+    collapse: Literal["none", "geometric"] = Field(
+        "none", description="``geometric``: the packer collapses the cell along the press "
+        "axis to first jamming (frictionless, at rest, overlaps of about 0.01 % of a "
+        "diameter) so that the pre-load starts at contact instead of crossing the loose "
+        "gap; the material (set by the initial width) and the press to the final width are "
+        "unchanged, the cell just starts at its jammed width (assb_lmp.build.collapse)",
+    )
+
+    @model_validator(mode="after")
+    def _se_options(self) -> Packing:
+        # compared with the defaults, not with the keys given: a resolved spec (every
+        # default written out) must load again
+        if self.se_packing == "lattice":
+            extra = [k for k, v in (("se_diameter_sd_um", self.se_diameter_sd_um > 0),
+                                    ("se_size_distribution",
+                                     self.se_size_distribution != "normal"),
+                                    ("se_fill_fraction", self.se_fill_fraction != 0.60)) if v]
+            if extra:
+                raise ValueError(
+                    f"{', '.join(extra)} applies to se_packing: random only (a lattice has "
+                    "one SE diameter and fills every free site)"
+                )
+        elif self.se_lattice != "square" or self.se_lattice_pitch_um is not None:
+            raise ValueError("se_lattice and se_lattice_pitch_um apply to se_packing: "
+                             "lattice only")
+        if self.collapse == "geometric" and self.am_shape.kind != "sphere":
+            raise ValueError("collapse: geometric needs round AM particles (am_shape: sphere); "
+                             "multisphere bodies are collapsed by the pre-load only")
+        return self
 
     @field_validator("am_diameter_mean_um", "am_diameter_sd_um")
     @classmethod
@@ -579,6 +636,25 @@ class CaseSpec(BaseModel):
         }
 
 
+def se_diameter_bounds_um(p: Packing) -> tuple[float, float]:
+    """Smallest and largest SE diameter a packing can draw (µm).
+
+    One diameter for a lattice or a zero SD. Otherwise mean ∓ 3 SD (normal) or the
+    median × exp(∓3 s) (lognormal, s the SD of the log), kept within
+    :data:`SE_DIAMETER_LIMITS` × the mean.
+    """
+    d, sd = p.se_diameter_um, p.se_diameter_sd_um
+    if p.se_packing == "lattice" or sd == 0:
+        return d, d
+    if p.se_size_distribution == "normal":
+        lo, hi = d - 3.0 * sd, d + 3.0 * sd
+    else:
+        s2 = math.log1p((sd / d) ** 2)
+        median = d / math.sqrt(1.0 + (sd / d) ** 2)
+        lo, hi = median * math.exp(-3.0 * math.sqrt(s2)), median * math.exp(3.0 * math.sqrt(s2))
+    return max(lo, SE_DIAMETER_LIMITS[0] * d), min(hi, SE_DIAMETER_LIMITS[1] * d)
+
+
 def largest_am_diameter_um(p: Packing) -> float:
     """Largest AM diameter a packing can draw (µm): the upper mean + 3 × the upper SD
     (the 3D packer truncates its draw there)."""
@@ -610,7 +686,7 @@ def rayleigh_time_us(radius_um: float, mat: materials.Material) -> float:
 def critical_timestep_us(spec: CaseSpec) -> float:
     """Smallest Rayleigh time over the particle kinds of a case (µs)."""
     cards = spec.cards()
-    r_se = 0.5 * spec.packing.se_diameter_um
+    r_se = 0.5 * se_diameter_bounds_um(spec.packing)[0]
     r_am = 0.5 * spec.packing.am_diameter_min_um
     return min(rayleigh_time_us(r_se, cards["se"]), rayleigh_time_us(r_am, cards["am"]))
 
