@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from assb_lmp.core.errors import AssbError
 from assb_lmp.core.io import atomic_write_json, read_json
 from assb_lmp.pipeline import runner
 from assb_lmp.spec.case import CaseSpec, load_case, parse_case
@@ -49,60 +50,82 @@ def _stats(values: list[float]) -> dict[str, Any]:
             "values": a.tolist()}
 
 
+def _run_one(case: CaseSpec, folder: Path, user_templates: Path | None) -> dict[str, Any]:
+    """Run (or reuse) one case folder; a case that fails is recorded, not raised."""
+    if not (folder / "summary.json").exists():
+        if (folder / "error.json").exists():
+            return {"failed": str(read_json(folder / "error.json"))[:300]}
+        t0 = time.perf_counter()
+        try:
+            runner.run_case(case, folder, user_templates=user_templates, figures=False)
+        except AssbError as exc:
+            log.warning("%s: %s", folder, str(exc).splitlines()[0])
+            return {"failed": str(exc).splitlines()[0]}
+        log.info("%s: %.1f s", folder, time.perf_counter() - t0)
+    summary = read_json(folder / "summary.json")
+    labels = {k: v for k, v in read_json(folder / "labels.json").items()
+              if isinstance(v, int | float)}
+    return {"labels": labels, "steps": {s["name"]: s["steps"] for s in summary["stages"]},
+            "total_s": summary["timing"].get("total_s"),
+            "lammps_s": summary["timing"].get("lammps_s")}
+
+
 def run_variant(spec: CaseSpec, overrides: Mapping, seeds: Iterable[int], out_dir: Path,
                 user_templates: Path | None = None) -> dict[str, Any]:
     """Run one protocol for every seed (case folders ``out_dir/s<seed>``, reused when a
-    ``summary.json`` is there) and collect labels, steps and times per seed."""
+    ``summary.json`` or an ``error.json`` is there) and collect labels, steps and times
+    per seed; a failed case is kept as ``{"seed", "failed": reason}``."""
     base = spec.model_dump(mode="json")
     rows = []
     for seed in seeds:
         case = parse_case(_merge(base, {**overrides, "seed": int(seed)}),
                           f"{spec.name} seed {seed}")
-        folder = Path(out_dir) / f"s{seed}"
-        if not (folder / "summary.json").exists():
-            t0 = time.perf_counter()
-            runner.run_case(case, folder, user_templates=user_templates, figures=False)
-            log.info("%s seed %s: %.1f s", folder.parent.name, seed, time.perf_counter() - t0)
-        summary = read_json(folder / "summary.json")
-        labels = {k: v for k, v in read_json(folder / "labels.json").items()
-                  if isinstance(v, int | float)}
-        rows.append({"seed": int(seed), "labels": labels,
-                     "steps": {s["name"]: s["steps"] for s in summary["stages"]},
-                     "total_s": summary["timing"].get("total_s"),
-                     "lammps_s": summary["timing"].get("lammps_s")})
+        rows.append({"seed": int(seed), **_run_one(case, Path(out_dir) / f"s{seed}",
+                                                    user_templates)})
     return {"cases": rows}
 
 
 def summarise(variants: Mapping[str, dict]) -> dict[str, Any]:
-    """Means and scatters per variant, and each variant's relative change of every label
-    mean against the first variant (with the paired per-seed differences)."""
+    """Means and scatters per variant over the seeds that every variant ran to the end,
+    the failed cases, and each variant's relative change of every label mean against the
+    first variant (with the paired per-seed differences)."""
     names = list(variants)
-    out: dict[str, Any] = {"variants": {}, "relative_change": {}}
+    ok = set.intersection(*[{r["seed"] for r in variants[n]["cases"] if "failed" not in r}
+                            for n in names])
+    out: dict[str, Any] = {"seeds": sorted(ok), "failed": {}, "variants": {},
+                           "relative_change": {}}
     for name in names:
-        rows = variants[name]["cases"]
-        keys = sorted(rows[0]["labels"])
-        stages = list(rows[0]["steps"])
+        out["failed"][name] = {r["seed"]: r["failed"] for r in variants[name]["cases"]
+                               if "failed" in r}
+        rows = sorted((r for r in variants[name]["cases"] if r["seed"] in ok),
+                      key=lambda r: r["seed"])
+        if not rows:
+            continue
         out["variants"][name] = {
-            "labels": {k: _stats([r["labels"][k] for r in rows]) for k in keys},
-            "steps": {s: _stats([r["steps"][s] for r in rows]) for s in stages},
+            "labels": {k: _stats([r["labels"][k] for r in rows])
+                       for k in sorted(rows[0]["labels"])},
+            "steps": {s: _stats([r["steps"][s] for r in rows]) for s in rows[0]["steps"]},
             "total_s": _stats([r["total_s"] for r in rows]),
-            "seeds": [r["seed"] for r in rows],
         }
-    ref = out["variants"][names[0]]
+    ref = out["variants"].get(names[0])
     for name in names[1:]:
-        cur = out["variants"][name]
-        change = {}
-        for k, st in cur["labels"].items():
-            m0 = ref["labels"][k]["mean"]
-            diff = np.subtract(st["values"], ref["labels"][k]["values"])
-            change[k] = {
-                "relative": (st["mean"] - m0) / m0 if m0 else float("nan"),
-                "paired_sd_relative": float(diff.std(ddof=1) / abs(m0)) if m0 else float("nan"),
-                "paired_sem_relative": float(diff.std(ddof=1) / np.sqrt(diff.size) / abs(m0))
-                if m0 else float("nan"),
-            }
-        out["relative_change"][name] = change
+        cur = out["variants"].get(name)
+        if ref is None or cur is None:
+            continue
+        out["relative_change"][name] = {k: _change(ref["labels"][k], st)
+                                        for k, st in cur["labels"].items()}
     return out
+
+
+def _change(ref: dict, cur: dict) -> dict[str, float]:
+    m0 = ref["mean"]
+    diff = np.subtract(cur["values"], ref["values"])
+    if not m0 or diff.size < 2:
+        return {"relative": float("nan"), "paired_sd_relative": float("nan"),
+                "paired_sem_relative": float("nan")}
+    return {"relative": (cur["mean"] - m0) / m0,
+            "paired_sd_relative": float(diff.std(ddof=1) / abs(m0)),
+            "paired_sem_relative": float(diff.std(ddof=1) / np.sqrt(diff.size) / abs(m0))}
 
 
 def compare(spec: CaseSpec, seeds: Iterable[int], variants: Mapping[str, Mapping],
