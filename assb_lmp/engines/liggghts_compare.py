@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from assb_lmp.build import deck as lammps_deck
 from assb_lmp.build import packing
 from assb_lmp.core.errors import EngineError
 from assb_lmp.engines.base import RunResult
+from assb_lmp.materials.physics import effective_modulus_gpa, effective_shear_gpa
 from assb_lmp.materials.resolve import case_cards, parse_case
 from assb_lmp.spec.case import CaseSpec
 
@@ -83,10 +85,38 @@ def for_engine(spec: CaseSpec, engine: str) -> CaseSpec:
     return spec if spec.engine == engine else spec.model_copy(update={"engine": engine})
 
 
+def tangential_damping_ratio(a, b) -> float:
+    """The tangential damping of LIGGGHTS as LAMMPS's mindlin ``x_gammat`` for cards a, b:
+    γ_t/γ_n = √(8G*√(R*δ) / (2E*√(R*δ))) = 2√(G*/E*) (LCO–LCO 0.900, LGPS–LGPS 0.879)."""
+    return 2.0 * math.sqrt(effective_shear_gpa(a, b) / effective_modulus_gpa(a, b))
+
+
+def match_tangential_damping(text: str, cards: dict) -> str:
+    """A LAMMPS deck of the toolkit with every ``mindlin … 1.0 μ`` damping ratio set to
+    LIGGGHTS's 2√(G*/E*) of its pair (``pair_coeff 1 1``, ``2 2``, ``1 2`` and the wall
+    fixes of each phase), so that both engines damp the tangential spring alike."""
+    am, se, wall = cards["am"], cards["se"], cards["wall"]
+    ratios = {"pair_coeff      1 1 ": (am, am), "pair_coeff      2 2 ": (se, se),
+              "pair_coeff      1 2 ": (am, se)}
+    out = []
+    for line in text.splitlines():
+        pair = next((v for k, v in ratios.items() if line.startswith(k)), None)
+        if pair is None and line.startswith("fix") and "wall/gran" in line:
+            pair = (am, wall) if "_am " in line else (se, wall)
+        if pair is not None:
+            x = repr(tangential_damping_ratio(*pair))
+            line = re.sub(r"(tangential mindlin \S+) 1\.0 ", rf"\g<1> {x} ", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def write_lammps_case(spec: CaseSpec, out_dir: Path,
-                      structure: packing.Structure | None = None) -> Path:
+                      structure: packing.Structure | None = None,
+                      match_liggghts: bool = False) -> Path:
     """Write a case's LAMMPS folder; with ``structure`` the deck starts from it (the data
-    file is that structure, the SE lines first as in the LIGGGHTS decks). Returns the deck."""
+    file is that structure, the SE lines first as in the LIGGGHTS decks); with
+    ``match_liggghts`` the tangential damping is LIGGGHTS's (:func:`match_tangential_damping`).
+    Returns the deck."""
     out_dir = Path(out_dir)
     spec = for_engine(spec, "lammps")
     original = packing.generate
@@ -100,13 +130,17 @@ def write_lammps_case(spec: CaseSpec, out_dir: Path,
         cards = case_cards(spec)
         liggghts_deck.write_data(structure, out_dir / "structure.data",
                                  {1: cards["am"].rho, 2: cards["se"].rho, 3: 1.0})
-    return out_dir / "deck.lmp"
+    deck = out_dir / "deck.lmp"
+    if match_liggghts:
+        deck.write_text(match_tangential_damping(deck.read_text(), case_cards(spec)))
+    return deck
 
 
-def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None
-               ) -> RunResult:
-    """Write and run a case's LAMMPS deck (from ``structure`` when given)."""
-    return lammps_engine.run_deck(write_lammps_case(spec, out_dir, structure))
+def run_lammps(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None,
+               match_liggghts: bool = False) -> RunResult:
+    """Write and run a case's LAMMPS deck (from ``structure`` when given; with LIGGGHTS's
+    tangential damping when ``match_liggghts``)."""
+    return lammps_engine.run_deck(write_lammps_case(spec, out_dir, structure, match_liggghts))
 
 
 def run_liggghts(spec: CaseSpec, out_dir: Path, structure: packing.Structure | None = None,
@@ -139,7 +173,8 @@ def press_both(spec: CaseSpec, workdir: Path, final_fraction: float = 0.9,
                settle_mpa: float = 1.0, timeout_s: float | None = None,
                final_width_um: float | None = None) -> dict:
     """Settle in LAMMPS, then hold and press by width (to ``final_width_um``, or
-    ``final_fraction`` of the settled width) from the settled packing in both engines.
+    ``final_fraction`` of the settled width) from the settled packing in both engines, the
+    LAMMPS deck with LIGGGHTS's tangential damping (the same contact law in both).
 
     Returns
     -------
@@ -154,7 +189,7 @@ def press_both(spec: CaseSpec, workdir: Path, final_fraction: float = 0.9,
     restart = restart_spec(settle, width, [
         {"kind": "hold"}, {"kind": "press", "mode": "width", "final_width_um": float(final)}])
     out = {"width_um": width, "spec": restart,
-           "lammps": run_lammps(restart, workdir / "lammps", structure),
+           "lammps": run_lammps(restart, workdir / "lammps", structure, match_liggghts=True),
            "liggghts": run_liggghts(restart, workdir / "liggghts", structure, timeout_s)}
     a, b = (read_series(workdir / e / "dumps" / "press.series.txt")
             for e in ("lammps", "liggghts"))

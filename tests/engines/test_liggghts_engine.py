@@ -161,3 +161,27 @@ def test_mpirun_two_processes_gives_the_same_state(tmp_path):
     assert cells[0]["step"] == cells[1]["step"]
     assert cells[1]["xhi_um"] == pytest.approx(cells[0]["xhi_um"], rel=1e-9)
     assert cells[1]["p_xhi_mpa"] == pytest.approx(cells[0]["p_xhi_mpa"], rel=1e-6)
+
+
+@needs_binary
+def test_periodic_cell_reaches_its_target(tmp_path):
+    """fix deform (variable style) with the controller: the settle stage of the periodic
+    tiny case ends at 1 MPa with the contacts dumped across the periodic boundary."""
+    data = load_case(SPECS / "tiny_periodic.yaml").model_dump(mode="json")
+    data["stages"] = [{"kind": "settle", "pressure_mpa": 1.0}]
+    data["engine"] = "liggghts"
+    spec = parse_case(data)
+    liggghts_deck.write_case(spec, tmp_path)
+    liggghts.run_deck(tmp_path / "deck.lmp", timeout_s=600)
+    paths = dumps.stage_paths(tmp_path, "settle")
+    cell = dumps.read_cell(paths["cell"])
+    assert cell["converged"] == 1
+    assert cell["p_xx_mpa"] == pytest.approx(1.0, rel=2 * spec.control.servo_tolerance)
+    cont = dumps.read_last_frame(paths["contacts"])
+    atoms = dumps.read_last_frame(paths["atoms"])
+    r = dict(zip(atoms["id"].tolist(), atoms["radius"].tolist(), strict=True))
+    reach = np.array([r[i] + r[j] for i, j in zip(cont["id1"], cont["id2"], strict=True)])
+    assert np.all(cont["dist"] <= reach)                  # minimum images: real contacts
+    across = np.abs(atoms["x"][cont["id1"] - 1] - atoms["x"][cont["id2"] - 1]) > 0.5 * (
+        cell["xhi_um"] - cell["xlo_um"])
+    assert across.any()                                   # some pairs cross the boundary

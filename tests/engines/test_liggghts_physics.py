@@ -3,7 +3,8 @@
 The material lines come from the engine's own template (``liggghts/contact.lmp.j2``)
 rendered with the context the case decks get, so the tests check what the toolkit runs:
 Hertz normal force, Mindlin tangential stiffness, Coulomb limit, walls (plane and mesh),
-restitution, and the Thornton–Ning load–unload cycle with the toolkit's yield ratio.
+restitution, the Thornton–Ning load–unload cycle with the toolkit's yield ratio, and the
+shortfalls of LIGGGHTS's Thornton–Ning (order of a pair, energy gain of a vibrating contact).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def hertz_kpa(e_star_gpa: float, r_star: float, delta: float) -> float:
 @pytest.mark.parametrize("pair", [("LCO", "LGPS"), ("LGPS", "LGPS"), ("LCO", "LCO")])
 def test_pair_normal_and_tangential_force(tmp_path, pair):
     """Held overlap δ, atom 2 sliding slowly along y for N steps, then at rest for one:
-    F_n = 4/3 E* √R* δ^1.5 and F_t = 8 G* √(R* δ) · (N v dt), both within 1 %."""
+    F_n = 4/3 E* √R* δ^1.5 and F_t = 8 G* √(R* δ) · (N v dt), exactly (the target is 1 %;
+    LIGGGHTS meets it to 1e-13)."""
     spec = case_spec()
     cards = {"LCO": (1, 10.0, 4.72), "LGPS": (2, 1.0, 1.99)}
     (ta, da, ra), (tb, db, rb) = cards[pair[0]], cards[pair[1]]
@@ -116,10 +118,10 @@ def test_pair_normal_and_tangential_force(tmp_path, pair):
     a, b = materials.get(pair[0]), materials.get(pair[1])
     r_star = (0.25 * da * db) / (0.5 * (da + db))
     fn = hertz_kpa(effective_modulus_gpa(a, b), r_star, row[8])
-    assert abs(np.linalg.norm(row[2:5]) - fn) / fn < 0.01
+    assert abs(np.linalg.norm(row[2:5]) - fn) / fn < 1e-9          # (target: 1 %)
     kt = 8.0 * gpa_to_kpa(effective_shear_gpa(a, b)) * math.sqrt(r_star * row[8])
-    ft = kt * (n + 1) * vt * DT
-    assert abs(np.linalg.norm(row[5:8]) - ft) / ft < 0.01
+    ft = kt * n * vt * DT                    # n steps of sliding, then one at rest
+    assert abs(np.linalg.norm(row[5:8]) - ft) / ft < 1e-9
 
 
 def test_coulomb_limit_while_sliding(tmp_path):
@@ -138,7 +140,7 @@ def test_coulomb_limit_while_sliding(tmp_path):
 @pytest.mark.parametrize("card", ["LCO", "LGPS"])
 def test_wall_normal_and_tangential_force(tmp_path, style, card):
     """A sphere pressed into the steel wall x = 0 (plane or mesh): the wall's own E, ν with
-    R* = r; F_n and F_t = 8 G* √(R* δ) s within 1 %."""
+    R* = r; F_n and F_t = 8 G* √(R* δ) s exactly (target 1 %)."""
     spec = case_spec()
     t, d, rho = {"LCO": (1, 10.0, 4.72), "LGPS": (2, 1.0, 1.99)}[card]
     delta, vt, n = 0.02 * d, 0.5, 200
@@ -163,10 +165,10 @@ def test_wall_normal_and_tangential_force(tmp_path, style, card):
     _, fx, fy = (float(v) for v in lines[-1].split())
     a, w = materials.get(card), materials.get("steel")
     fn = hertz_kpa(effective_modulus_gpa(a, w), 0.5 * d, delta)
-    assert abs(fx - fn) / fn < 0.01
+    assert abs(fx - fn) / fn < 1e-9                               # (target: 1 %)
     ft = 8.0 * gpa_to_kpa(effective_shear_gpa(a, w)) * math.sqrt(0.5 * d * delta) * (
-        (n + 1) * vt * DT)
-    assert abs(abs(fy) - ft) / ft < 0.01
+        n * vt * DT)
+    assert abs(abs(fy) - ft) / ft < 1e-9
 
 
 @pytest.mark.parametrize("diameter,rho,speed", [(10.0, 4.72, 0.5), (1.0, 1.99, 0.5)])
@@ -292,3 +294,29 @@ def test_tn_unlike_pair_depends_on_the_first_atom(tmp_path):
     assert se_first[:, 3].max() == pytest.approx(f_plastic, rel=0.02)
     assert am_first[:, 3].max() == pytest.approx(f_elastic, rel=0.02)
     assert np.all(se_first[:, 1] == 1)            # id1 = the SE (created first)
+
+
+def test_tn_vibrating_contact_gains_force(tmp_path):
+    """A measured shortfall of LIGGGHTS 3.8's Thornton-Ning: the force is integrated as
+    F += k(δ_new) dδ, so a contact created at an overlap starts at 1.5 × Hertz and a contact
+    that vibrates (here ±0.0005 µm about δ = 0.002 µm, elastic) gains force every cycle:
+    energy enters the packing that only the background damping removes."""
+    spec = case_spec(normal="thornton_ning")
+    delta, amp, period, dt = 0.002, 0.0005, 0.01, 1e-4
+    atoms = [SE + (0.0, 0.0), SE + (1.0 - delta, 0.0), (1, 1.0, 4.72, 25.0, 25.0)]
+    block = contact_block(spec).replace(f"timestep        {DT:g}", f"timestep        {dt:g}")
+    text = (HEAD + place(atoms) + block + "group           mover id 2\n"
+            "compute         cp grains pair/gran/local id force_normal delta\n"
+            "dump            dp grains local 1000 pairs.dump c_cp[1] c_cp[2] c_cp[4] c_cp[5] "
+            "c_cp[6] c_cp[7]\n"
+            'dump_modify     dp format "%.0f %.0f %.14g %.14g %.14g %.14g"\n'
+            f"fix             mv mover move wiggle {amp!r} 0 0 {period!r}\nrun 10000\n")
+    run(tmp_path, text)
+    lines = (tmp_path / "pairs.dump").read_text().splitlines()
+    forces = [math.dist((0, 0, 0), [float(v) for v in ln.split()[2:5]]) for ln in lines
+              if ln and ln[0].isdigit() and len(ln.split()) == 6]
+    cards = case_cards(spec)
+    hertz = tn.hertz_force(delta, tn.pair_modulus_kpa(cards["se"], cards["se"]), 0.25)
+    assert forces[0] == pytest.approx(1.5 * hertz, rel=1e-6)       # 2 E* sqrt(R* δ) δ
+    growth = np.diff(forces)                                        # per 10 cycles
+    assert np.all(growth > 0) and growth.mean() / forces[0] > 0.01

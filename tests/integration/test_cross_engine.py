@@ -75,3 +75,15 @@ def test_protocol_label_means_over_five_seeds(tmp_path):
         means[engine] = np.mean(rows, axis=0)
     rel = np.abs(means["liggghts"] - means["lammps"]) / np.abs(means["lammps"])
     assert np.all(rel < 0.05), dict(zip(LABELS, rel.round(4).tolist(), strict=True))
+
+
+def test_time_press_reports_both_engines(tmp_path):
+    """The bench's cost comparison: atom-steps per second of each engine on one core."""
+    data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")
+    data["stages"] = [{"kind": "settle", "pressure_mpa": 1.0}]
+    got = liggghts_compare.time_press(parse_case(data), tmp_path, timeout_s=600)
+    for engine in ("lammps", "liggghts"):
+        assert got[engine]["atoms"] == 82 and got[engine]["steps"] > 1000
+        assert got[engine]["atom_steps_per_s"] > 0
+    assert got["ratio"] == pytest.approx(
+        got["liggghts"]["atom_steps_per_s"] / got["lammps"]["atom_steps_per_s"])
