@@ -38,6 +38,7 @@ from assb_lmp.analysis.sections import section_slab
 from assb_lmp.analysis.stage import analyze_stage
 from assb_lmp.analysis.tables import contacts_table, labels_json, particles_table
 from assb_lmp.analysis.window import CROP_UM, IMAGE_PX
+from assb_lmp.analysis.xyz import stage_atoms, write_extxyz
 from assb_lmp.build.expansion import linear_scale
 from assb_lmp.materials import vegard
 from assb_lmp.spec.targets import TARGETS
@@ -134,6 +135,8 @@ def _write_tables(results: list[StageResult], staging: _Staging) -> None:
         staging.write_text(prefix + "contacts.csv", contacts_table(r))
         staging.write_text(prefix + "labels.json", labels_json(r.labels))
         staging.write_bytes(prefix + "image.png", _png_bytes(r.image))
+        write_extxyz(staging.path(prefix + "frame.xyz"), stage_atoms(r),
+                     comment=f"stage {r.stage}; stress convention {r.stress_convention}")
         for name, view in r.sections.items():
             staging.write_text(f"{prefix}sections/{name}/labels.json", labels_json(view.labels))
             staging.write_bytes(f"{prefix}sections/{name}/image.png", _png_bytes(view.image))

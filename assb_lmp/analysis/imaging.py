@@ -158,18 +158,10 @@ def render_section(
 
     Parameters
     ----------
-    positions : numpy.ndarray, shape (n, 2) or (n, 3)
-        Particle centres (µm).
-    radii : numpy.ndarray, shape (n,)
-        Radii (µm).
     phases : numpy.ndarray, shape (n,)
         Phase per particle: 1 or ``"AM"`` (gray 128), 2 or ``"SE"`` (white 255).
-    window : (x0, x1, y0, y1)
-        The window (µm), e.g. :func:`assb_lmp.analysis.window.window_from_cell`.
-    pixels : int or (nx, ny)
-        Image size; 224 for the CNN, larger for figures.
-    plane_z_um : float or None
-        3D: z of the section plane (µm); None: quasi-2D.
+    positions, radii, window, pixels, plane_z_um
+        As for :func:`render_owner` (µm; pixels 224 for the CNN, larger for figures).
 
     Returns
     -------

@@ -46,47 +46,10 @@ Window and labels
 
 The window is the cell of ``<stage>.cell.json`` cropped ``crop_um`` (2 µm) in from each
 side; when the crop is not square, the central square of side ``min(Lx, Ly) − 2 crop``.
-The image shows exactly this window, and every label is taken over it:
-
-* a particle counts when its centre lies in the window; a contact when its contact point
-  does;
-* ``am/se_stress_mean_mpa``, ``am/se_stress_sd_mpa``: mean and population SD (ddof = 0)
-  of ``p`` over the particles of the phase in the window (rattlers included, at 0);
-* ``*_stress_fit_mean_mpa``, ``*_stress_fit_sd_mpa``: least-squares fit of a Gaussian
-  density to the stress histogram of the phase (Komori Fig. 4B), see
-  :func:`~assb_lmp.analysis.labels.gaussian_fit`;
-* ``reaction_area_um2``: Σ π a² over AM–SE contacts whose contact point is in the window;
-* ``se_coverage``: ``reaction_area_um2 / S_AM × f`` (Komori eq. 17), ``S_AM`` the total
-  surface of the AM particles in the window, ``f`` the correction factor (default 1).
-  ``S_AM`` is the sphere surface ``4π r²`` (option ``coverage_surface="sphere"``,
-  default), also in the quasi-2D mode, for this reason: the quasi-2D bodies *are*
-  spheres with coplanar centres; the forces and hence the contact areas ``π a²`` are
-  those of sphere–sphere Hertz contacts and do not depend on the nominal depth ``t``,
-  which is only a convention that turns forces into stresses. The surface that those
-  contact areas are a part of is the sphere surface ``4π r²``. The alternative, the
-  lateral surface ``2π r t`` of a slab of depth t (``coverage_surface="lateral"``), makes
-  the coverage inversely proportional to a reporting convention (doubling t halves it).
-  Either way a monolayer touches SE only along the AM's equator, so the coverage is far
-  below that of a 3D electrode; that gap is what Komori's factor ``f`` absorbs (their
-  §3.4 says the same);
-* ``porosity`` and ``am_area_fraction``: pixel fractions of the window rendered with the
-  same rule as the image (:func:`assb_lmp.analysis.imaging.render_owner`, overlaps split on the
-  radical line) but ``label_supersample`` (4) times finer than the 224-px image, i.e.
-  896 × 896 for the default. Measured on pressed packings of 1 µm SE, the porosity of the
-  896-px render is within 0.05 % (relative) of its converged value, that of the 224-px
-  image itself within about 0.7 %; on random discs the fractions match the analytic
-  (clipped) disc areas to 0.03 % (tests/test_imaging.py). In a periodic cell the
-  periodic images of particles near the edges are drawn too;
-* ``am_se_contacts_per_am``: mean over the AM particles in the window of each one's
-  number of AM–SE contacts (all of its contacts, wherever their contact point).
-
-3D (cells pressed along z, periodic in x and y): every section plane of the spec (default
-y = Ly/2) gives its own image and labels (:func:`~assb_lmp.analysis.sections.section_view`):
-the window is the square of the plane's (across, z) extent cropped ``crop_um`` from each
-side; a particle counts when the plane cuts it and its projected centre lies in the
-window; an AM–SE contact counts when its AM particle does (so reaction area and coverage are
-those of the AM particles the image shows). ``section_z_um`` analyses a single plane
-z = const instead.
+The image shows exactly this window, and every label is taken over it; the definitions
+of the nine labels (window membership, stress statistics and Gaussian fits, reaction
+area, coverage and its surface convention, porosity, AM fraction, contacts per AM) are
+in :mod:`assb_lmp.analysis.labels`.
 
 Contact radius of the elastic-plastic ``mdr`` decks: the circle in which the two spheres
 intersect (:func:`~assb_lmp.analysis.hertz.overlap_contact_radius`; a plastic contact is

@@ -1,4 +1,5 @@
-"""Stage frames as extended XYZ, for OVITO and the ASE GUI.
+"""Stage frames as extended XYZ, for OVITO and the ASE GUI (``DIR/<stage>/frame.xyz`` and
+``DIR/frame.xyz`` for the last stage, written by the analysis).
 
 Each particle becomes one row with its position (µm), its phase as the chemical symbol of
 a stand-in element (``AM`` → Co, ``SE`` → S, so that viewers colour the phases apart), and
@@ -15,6 +16,8 @@ import ase
 import ase.io
 import numpy as np
 
+from assb_lmp.analysis.contacts import AM
+from assb_lmp.analysis.result import StageResult
 from assb_lmp.core.io import atomic_write_text
 
 SYMBOLS = {"AM": "Co", "SE": "S"}
@@ -61,6 +64,30 @@ def frame_atoms(positions_um: np.ndarray, phases: np.ndarray, box_um: np.ndarray
                              f"expected ({len(atoms)},)")
         atoms.new_array(name, values)
     return atoms
+
+
+def stage_atoms(res: StageResult) -> ase.Atoms:
+    """One analysed stage as :class:`ase.Atoms`: particle centres (bodies: centres of mass),
+    ``id``, ``radius_um``, ``stress_mpa`` (p in the convention of the targets), both
+    quasi-2D conventions where present, ``n_contacts`` and ``in_window`` as columns.
+
+    Parameters
+    ----------
+    res : StageResult
+        From :func:`assb_lmp.analysis.stage.analyze_stage`.
+    """
+    c = res.cell
+    half = 0.5 * res.depth_um
+    box = np.array([[c["xlo_um"], c["xhi_um"]], [c["ylo_um"], c["yhi_um"]],
+                    [c.get("zlo_um", -half), c.get("zhi_um", half)]], dtype=float)
+    periodic = (res.periodic_lengths[0] is not None, res.periodic_lengths[1] is not None,
+                False)
+    columns = {"id": res.ids, "radius_um": res.radius, "stress_mpa": res.stress_mpa,
+               "n_contacts": res.n_contacts, "in_window": res.p_in.astype(int)}
+    for name, values in res.stress_by_convention.items():
+        columns[f"stress_mpa_{name}"] = values
+    phases = np.where(res.phase == AM, "AM", "SE")
+    return frame_atoms(res.pos, phases, box, periodic, columns)
 
 
 def write_extxyz(path: str | Path, atoms: ase.Atoms, comment: str = "") -> Path:

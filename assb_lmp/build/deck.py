@@ -318,7 +318,7 @@ def context(spec: CaseSpec, cards: DeckCards, structure: packing.Structure,
     return DeckContext(
         version=__version__, case=spec, cards=cards, contact=spec.contact,
         control=spec.control, dimension=g.dimension, periodic=periodic,
-        width=g.width_um, height=g.height_um, depth=spec.depth_um,
+        width=structure.width, height=g.height_um, depth=spec.depth_um,  # collapse may narrow it
         lx=g.height_um if dim3 else None, ly=spec.depth_um if dim3 else None,
         se_diameter=spec.packing.se_diameter_um, rho_se=cards.se.rho,
         rho_eff=masses["rho_eff"], solid_volume=masses["solid_volume"],

@@ -17,7 +17,9 @@ import math
 
 import numpy as np
 
+from assb_lmp.build.collapse import collapse_cell
 from assb_lmp.build.densify import SizeDraw, draw_value, min_image_3d, rearrange_3d
+from assb_lmp.build.se_random import pack_se_random
 from assb_lmp.build.structure import TYPE_AM, TYPE_SE, Structure
 from assb_lmp.core.errors import PackingError
 from assb_lmp.spec.case import CaseSpec, largest_am_diameter_um
@@ -180,15 +182,32 @@ def pack_se_3d(spec: CaseSpec, am_pos: np.ndarray, am_dia: np.ndarray) -> np.nda
     return sites[keep]
 
 
-def generate_3d(spec: CaseSpec, seed: int, rng: np.random.Generator) -> Structure:
-    """The 3D packing of a case (AM spheres first, then the SE lattice), drawn from ``rng``."""
-    am_pos, am_dia, info = pack_am_3d(spec, rng)
+def _se_3d(spec: CaseSpec, am_pos: np.ndarray, am_dia: np.ndarray, info: dict,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SE centres (k, 3) and diameters (k,) of a 3D cell (µm): lattice or random."""
+    p = spec.packing
+    if p.se_packing == "random":
+        lengths = np.array([spec.geometry.height_um, spec.depth_um, spec.geometry.width_um])
+        se_pos, se_dia, se_info = pack_se_random(p, lengths, (True, True, False), am_pos,
+                                                 am_dia, rng, am_amount=info["am_volume_um3"])
+        info.update(se_info)
+        return se_pos, se_dia
     se_pos = pack_se_3d(spec, am_pos, am_dia)
-    d_se = spec.packing.se_diameter_um
+    return se_pos, np.full(len(se_pos), p.se_diameter_um)
+
+
+def generate_3d(spec: CaseSpec, seed: int, rng: np.random.Generator) -> Structure:
+    """The 3D packing of a case (AM spheres first, then the SE), drawn from ``rng``."""
+    am_pos, am_dia, info = pack_am_3d(spec, rng)
+    se_pos, se_dia = _se_3d(spec, am_pos, am_dia, info, rng)
     types = np.concatenate([np.full(len(am_dia), TYPE_AM), np.full(len(se_pos), TYPE_SE)])
-    dia = np.concatenate([am_dia, np.full(len(se_pos), d_se)])
+    dia = np.concatenate([am_dia, se_dia])
     pos = np.vstack([am_pos, se_pos]) if len(se_pos) else am_pos
-    lx, ly, h = spec.geometry.height_um, spec.depth_um, spec.geometry.width_um
+    lx, ly, h0 = spec.geometry.height_um, spec.depth_um, spec.geometry.width_um
+    h = h0
+    if spec.packing.collapse == "geometric":
+        pos, h = collapse_cell(spec, types, pos, dia, np.array([lx, ly, h0]),
+                               (True, True, False), 2, info)
     info.update(
         seed=seed,
         dimension=3,
@@ -197,10 +216,11 @@ def generate_3d(spec: CaseSpec, seed: int, rng: np.random.Generator) -> Structur
         width_um=h,
         height_um=lx,
         depth_um=ly,
-        am_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * am_dia**3) / (lx * ly * h)),
-        solid_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * dia**3) / (lx * ly * h)),
-        se_lattice={"square": "simple cubic", "hex": "fcc"}[spec.packing.se_lattice],
+        am_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * am_dia**3) / (lx * ly * h0)),
+        solid_volume_fraction_initial_cell=float(np.sum(np.pi / 6 * dia**3) / (lx * ly * h0)),
     )
+    if spec.packing.se_packing == "lattice":
+        info["se_lattice"] = {"square": "simple cubic", "hex": "fcc"}[spec.packing.se_lattice]
     log.info("packed %d AM + %d SE spheres in 3D (%s)", info["n_am"], info["n_se"],
              info["densify"])
     return Structure(types=types, diameters=dia, positions=pos, width=h, height=lx,

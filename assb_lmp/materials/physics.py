@@ -18,7 +18,7 @@ from assb_lmp.core.errors import SpecError
 from assb_lmp.core.units import gpa_to_kpa
 from assb_lmp.materials import vegard
 from assb_lmp.materials.cards import Material
-from assb_lmp.spec.case import DT_STABILITY_FRACTION, CaseSpec
+from assb_lmp.spec.case import DT_STABILITY_FRACTION, CaseSpec, se_diameter_bounds_um
 from assb_lmp.spec.stages import VOLUME_STRAIN_RANGE, ExpandStage
 
 #: Factor on the time step (default and stability limit) of an elastic-plastic ``mdr`` deck.
@@ -69,7 +69,7 @@ def rayleigh_time_us(radius_um: float, mat: Material) -> float:
 def critical_timestep_us(spec: CaseSpec, cards: CaseCards) -> float:
     """Smallest Rayleigh time over the particle kinds of a case (µs): the SE diameter and
     the smallest AM diameter the packing may draw."""
-    r_se = 0.5 * spec.packing.se_diameter_um
+    r_se = 0.5 * se_diameter_bounds_um(spec.packing)[0]  # the smallest SE a packing draws
     r_am = 0.5 * spec.packing.am_diameter_min_um
     return min(rayleigh_time_us(r_se, cards["se"]), rayleigh_time_us(r_am, cards["am"]))
 

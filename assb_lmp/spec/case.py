@@ -19,14 +19,21 @@ patterns, so a spec can never inject a LAMMPS command; numbers must be finite.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from assb_lmp.spec.shapes import AmShape, Range, SphereShape
+from assb_lmp.spec.packing import (  # noqa: F401 - re-exported: the case model's names
+    MAX_SE_FILL_FRACTION,
+    SE_DIAMETER_LIMITS,
+    Packing,
+    _max_value,
+    _min_value,
+    largest_am_diameter_um,
+    se_diameter_bounds_um,
+)
 from assb_lmp.spec.stages import (
     RESERVED_STAGE_NAMES,
     ExpandStage,
@@ -115,54 +122,6 @@ class Section(BaseModel):
         if self.name:
             return self.name
         return f"{self.axis}{self.position_um:g}".replace(".", "p").replace("-", "m")
-
-
-class Packing(BaseModel):
-    """Packing parameters (Komori §2.1.1).
-
-    AM mean diameter and SD are either fixed numbers or ``[lo, hi]`` ranges from which
-    one value is drawn per structure. The AM area fraction refers to the *compressed*
-    cell (``reference_width_um`` × height; default the final width of the first
-    width-mode press stage, else the initial width). In 3D it is the AM *volume* fraction of
-    the cell ``height × depth × reference_width_um``, and ``se_lattice`` is simple cubic
-    (``square``) or fcc (``hex``).
-    """
-
-    model_config = STRICT
-    am_area_fraction: float = Field(gt=0, le=0.80)
-    am_diameter_mean_um: float | Range = (9.0, 12.0)
-    am_diameter_sd_um: float | Range = (0.0, 2.0)
-    am_diameter_min_um: float = Field(2.0, gt=0, description="truncation of the AM size draw (µm)")
-    se_diameter_um: float = Field(1.0, gt=0, le=50)
-    se_lattice: Literal["square", "hex"] = "square"
-    se_lattice_pitch_um: float | None = Field(
-        None, gt=0, le=100,
-        description="distance between SE lattice sites (µm, default the SE diameter: discs "
-        "touching). With touching discs, Komori's widths (46-55 µm pressed to 40 µm) drive "
-        "the 2D solid fraction to 0.93-1.13; a larger pitch fills less SE",
-    )
-    reference_width_um: float | None = Field(
-        None, gt=0, le=2000,
-        description="width of the compressed cell the AM fraction refers to (µm); its AM "
-        "must fit into the initial cell, and it must hold one AM particle",
-    )
-    max_attempts: int = Field(200_000, ge=1000, le=10_000_000)
-    am_shape: AmShape = Field(
-        default_factory=SphereShape,
-        description="shape of the AM particles: sphere (default) or multisphere ellipse",
-    )
-
-    @field_validator("am_diameter_mean_um", "am_diameter_sd_um")
-    @classmethod
-    def _range(cls, v: float | Range, info) -> float | Range:
-        lo, hi = (v, v) if isinstance(v, int | float) else v
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise ValueError(f"must be a number or an increasing [lo, hi] pair, got {v!r}")
-        if info.field_name == "am_diameter_mean_um" and not (0 < lo and hi <= 200):
-            raise ValueError(f"AM mean diameter must lie in (0, 200] µm, got {v!r}")
-        if info.field_name == "am_diameter_sd_um" and not (0 <= lo and hi <= 50):
-            raise ValueError(f"AM diameter SD must lie in [0, 50] µm, got {v!r}")
-        return v
 
 
 class Contact(BaseModel):
@@ -423,20 +382,6 @@ class CaseSpec(BaseModel):
             if isinstance(s, PressStage) and s.mode == "width":
                 return s.final_width_um
         return self.geometry.width_um
-
-
-def largest_am_diameter_um(p: Packing) -> float:
-    """Largest AM diameter a packing can draw (µm): the upper mean + 3 × the upper SD
-    (the 3D packer truncates its draw there)."""
-    return _max_value(p.am_diameter_mean_um) + 3.0 * _max_value(p.am_diameter_sd_um)
-
-
-def _max_value(v: float | Range) -> float:
-    return float(v) if isinstance(v, int | float) else float(v[1])
-
-
-def _min_value(v: float | Range) -> float:
-    return float(v) if isinstance(v, int | float) else float(v[0])
 
 
 def validate_case(data: object, source: str | Path = "<spec>") -> CaseSpec:

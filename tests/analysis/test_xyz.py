@@ -42,3 +42,24 @@ def test_bad_input_is_named():
     cols["stress_mpa"] = cols["stress_mpa"][:3]
     with pytest.raises(ValueError, match="stress_mpa"):
         xyz.frame_atoms(pos, phases, box, (False,) * 3, cols)
+
+
+def test_the_analysis_writes_each_stage_frame(tiny_pressure_run):
+    import csv
+
+    from assb_lmp.analysis.case import analyze_case
+
+    _, case_dir, _ = tiny_pressure_run
+    analyze_case(case_dir, figures=False)
+    for prefix in ("press/", "release/", ""):
+        atoms = xyz.read_extxyz(case_dir / f"{prefix}frame.xyz")
+        with open(case_dir / f"{prefix}particles.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert len(atoms) == len(rows)
+        np.testing.assert_array_equal(atoms.arrays["id"], [int(r["id"]) for r in rows])
+        np.testing.assert_allclose(atoms.arrays["stress_mpa"],
+                                   [float(r["stress_mpa"]) for r in rows], rtol=1e-5, atol=1e-8)
+        per_sphere = [float(r["stress_mpa_per_sphere"]) for r in rows]
+        np.testing.assert_allclose(atoms.arrays["stress_mpa_per_sphere"], per_sphere,
+                                   rtol=1e-5, atol=1e-8)
+        assert set(atoms.get_chemical_symbols()) == {"Co", "S"}

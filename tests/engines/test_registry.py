@@ -11,8 +11,8 @@ from assb_lmp.build import deck
 from assb_lmp.core.errors import SpecError
 from assb_lmp.engines.base import Engine
 from assb_lmp.engines.lammps import LammpsEngine
+from assb_lmp.engines.liggghts import LiggghtsEngine
 from assb_lmp.materials.resolve import load_case
-from assb_lmp.pipeline import runner
 
 SPECS = Path(__file__).parents[1] / "specs"
 
@@ -20,7 +20,7 @@ SPECS = Path(__file__).parents[1] / "specs"
 def test_lammps_is_registered_and_implements_the_interface():
     eng = engines.get("lammps")
     assert isinstance(eng, LammpsEngine) and isinstance(eng, Engine)
-    assert engines.names() == ["lammps"]
+    assert engines.names() == ["lammps", "liggghts"]
     assert eng.templates_dir() == deck.TEMPLATE_DIR
     spec = load_case(SPECS / "tiny_pressure.yaml")
     assert spec.engine == "lammps"
@@ -36,15 +36,22 @@ def test_write_gives_the_deck_path_structure_and_time_step(tmp_path: Path):
         assert (tmp_path / name).is_file(), name
 
 
-def test_liggghts_is_named_but_not_available_yet(tmp_path: Path):
-    with pytest.raises(SpecError, match="engine 'liggghts' is not available yet"):
-        engines.get("liggghts")
+def test_liggghts_is_registered_and_implements_the_interface():
+    eng = engines.get("liggghts")
+    assert isinstance(eng, LiggghtsEngine) and isinstance(eng, Engine)
+    assert eng.templates_dir().name == "liggghts"
     spec = load_case(SPECS / "tiny_pressure.yaml").model_copy(update={"engine": "liggghts"})
-    with pytest.raises(SpecError, match="not available yet"):
-        runner.run_case(spec, tmp_path / "case", analyze=False)
-    assert not (tmp_path / "case" / "deck.lmp").exists()
+    text = eng.render(spec)
+    assert "LIGGGHTS deck" in text and "pair_style      gran model hertz" in text
+    assert "property/global youngsModulus peratomtype" in text
+
+
+def test_a_planned_engine_fails_before_anything_is_written(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(engines.PLANNED, "planned", "engine 'planned' is not available yet")
+    with pytest.raises(SpecError, match="engine 'planned' is not available yet"):
+        engines.get("planned")
 
 
 def test_unknown_engine_lists_the_available_ones():
-    with pytest.raises(SpecError, match="no such engine; available: lammps"):
+    with pytest.raises(SpecError, match="no such engine; available: lammps, liggghts"):
         engines.get("gromacs")

@@ -62,6 +62,14 @@ def test_installed_package_runs_a_shipped_example(installed, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "pair_style" in (work / "gen" / "deck.lmp").read_text()
 
+    # the LIGGGHTS dialect's templates are package data too
+    text = (work / "first_case.yaml").read_text().replace("name: first_case",
+                                                          "name: first_case_lg\nengine: liggghts")
+    (work / "first_case_lg.yaml").write_text(text)
+    r = _run(installed, work, "generate", "first_case_lg.yaml", "--out", "gen_lg")
+    assert r.returncode == 0, r.stderr
+    assert "pair_style      gran model hertz" in (work / "gen_lg" / "deck.lmp").read_text()
+
     r = _run(installed, work, "run", "first_case.yaml", "--out", "case", "--no-figures")
     assert r.returncode == 0, r.stderr + r.stdout
     assert (work / "case" / "summary.json").is_file()

@@ -23,7 +23,7 @@ from assb_lmp.materials.physics import effective_modulus_gpa
 from assb_lmp.pipeline import runner
 from assb_lmp.spec import case as config
 
-SPECS = Path(__file__).parent / "specs"
+SPECS = Path(__file__).parents[1] / "specs"
 BIN = Path(sys.executable).parent
 
 
