@@ -145,15 +145,9 @@ def render_owner(
     return owner
 
 
-def render_section(
-    positions: np.ndarray,
-    radii: np.ndarray,
-    phases: np.ndarray,
-    window: Sequence[float],
-    *,
-    pixels: int | tuple[int, int] = 224,
-    plane_z_um: float | None = None,
-) -> np.ndarray:
+def render_section(positions: np.ndarray, radii: np.ndarray, phases: np.ndarray,
+                   window: Sequence[float], *, pixels: int | tuple[int, int] = 224,
+                   plane_z_um: float | None = None) -> np.ndarray:
     """Render the cross-section image of a packing.
 
     Parameters
