@@ -9,6 +9,7 @@ periodic flags as in the run. Units stay the toolkit's (µm, MPa); the comment l
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -96,20 +97,21 @@ def write_extxyz(path: str | Path, atoms: ase.Atoms, comment: str = "") -> Path:
     The comment line carries the units (``units: um MPa``) and ``comment``.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.xyz-part")
     info = dict(atoms.info)
     atoms.info["units"] = "um MPa"
     if comment:
         atoms.info["note"] = comment
+    buffer = io.StringIO()
     try:
-        ase.io.write(tmp, atoms, format="extxyz")
-        atomic_write_text(path, tmp.read_text())
+        # parallel=False: under mpirun ASE would otherwise write on its world rank 0 only,
+        # while each rank of a sweep analyses its own case
+        ase.io.write(buffer, atoms, format="extxyz", parallel=False)
     finally:
-        tmp.unlink(missing_ok=True)
         atoms.info = info
+    atomic_write_text(path, buffer.getvalue())
     return path
 
 
 def read_extxyz(path: str | Path) -> ase.Atoms:
     """Read a frame written by :func:`write_extxyz`."""
-    return ase.io.read(Path(path), format="extxyz")
+    return ase.io.read(Path(path), format="extxyz", parallel=False)
