@@ -25,12 +25,14 @@ def test_the_quick_sweep_case_that_never_settled_now_settles(tmp_path):
     wall; the wall contact's damping answered the servo's velocity within one step and
     the servo locked into a +/- rate-cap cycle of period two (mean pressure 11 % off the
     target, 300,000 steps without converging). It settled in about 20,000 steps once the
-    servo read a 10-step average."""
+    servo read a 10-step average; with the exact AM-SE tangential stiffness (explicit
+    unlike-pair coefficients) it settles in 114,650 steps, converged, well inside the
+    sweep's 300,000-step cap where it used to fail."""
     case = next(c for c in load_sweep(REPO / "runs" / "quick.yaml").cases()
                 if c.id == "f0p65_w18_s00")
     stages = _run(case.spec, tmp_path / "case")
     assert stages["settle"]["converged"]
-    assert stages["settle"]["steps"] < 60_000
+    assert stages["settle"]["steps"] < 200_000
     assert stages["press"]["converged"]
 
 
