@@ -34,6 +34,7 @@ from assb_lmp.sweep.store import (
     TMP_DIR,
     commit_case,
     first_line,
+    own_tmp,
     record_failure,
 )
 
@@ -100,10 +101,9 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
     """
     sweep_dir = Path(sweep_dir)
     rank = comm_rank(comm)
-    tag = f"{case.id}.{os.getpid()}"
+    tmp = own_tmp(sweep_dir, case.id)
     if comm is not None and comm.Get_size() > 1:
-        tag = comm.bcast(tag, root=0)
-    tmp = sweep_dir / TMP_DIR / tag
+        tmp = sweep_dir / TMP_DIR / comm.bcast(tmp.name, root=0)
     t0, c0 = time.perf_counter(), time.process_time()
     error: BaseException | None = None
     detail = ""
@@ -121,6 +121,7 @@ def execute_case(case: Case, sweep_dir: Path, *, comm=None, templates: Path | No
         return CaseResult(case.id, "failed" if error else "done", seconds, cpu_s=cpu)
     if (still_wanted is not None and not still_wanted()) or \
             (claim is not None and not claim.is_mine()):
+        shutil.rmtree(tmp, ignore_errors=True)  # the folder is this process's alone
         return CaseResult(case.id, "failed", seconds, "abandoned")
     if error is None:
         atomic_write_json(tmp / CASE_INFO, {

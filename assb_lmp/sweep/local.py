@@ -15,6 +15,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -31,7 +32,14 @@ from assb_lmp.sweep.claims import Claim, process_identity
 from assb_lmp.sweep.execute import CaseResult, Progress, execute_case
 from assb_lmp.sweep.expand import Case
 from assb_lmp.sweep.plan import Plan
-from assb_lmp.sweep.store import CASE_INFO, TMP_DIR, is_done, read_failure, record_failure
+from assb_lmp.sweep.store import (
+    CASE_INFO,
+    TMP_DIR,
+    is_done,
+    own_tmp,
+    read_failure,
+    record_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,7 @@ def _child(case: Case, claim: Claim, sweep_dir: str, templates: str | None, anal
     def watchdog() -> None:  # LAMMPS runs through ctypes, which releases the GIL
         while still_wanted():
             time.sleep(0.2)
+        shutil.rmtree(own_tmp(Path(sweep_dir), case.id), ignore_errors=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watchdog, name="sweep-watchdog", daemon=True).start()

@@ -174,6 +174,11 @@ def write_description(out: Path, sweep: Sweep) -> None:
     }, indent=2, default=float) + "\n")
 
 
+def own_tmp(sweep_dir: Path, case_id: str) -> Path:
+    """The temporary folder in which this process runs a case: ``DIR/.tmp/<id>.<pid>``."""
+    return Path(sweep_dir) / TMP_DIR / f"{case_id}.{os.getpid()}"
+
+
 def clear_leftovers(out: Path, case_id: str) -> None:
     """Remove what an earlier, dead runner of a case left in ``DIR/.tmp/``.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -66,26 +65,43 @@ def test_resume_of_a_finished_sweep_runs_nothing(tiny, capsys):
     assert "4 cases: 4 done, 0 failed, 0 pending" in capsys.readouterr().out
 
 
-def cwd_under(folder: Path) -> list[int]:
-    """Processes whose working directory lies under ``folder``."""
-    pids = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if str(folder) in os.readlink(p / "cwd"):
-                    pids.append(int(p.name))
-            except OSError:
-                continue
-    return pids
+def _environ_has(pid: str, mark: bytes) -> bool:
+    try:
+        return mark in (Path("/proc") / pid / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def workers_of(mark: str) -> list[int]:
+    """Live worker processes of a sweep started with ``ASSB_TEST_SWEEP=mark``.
+
+    Workers are the marked processes whose parent (the fork server) is marked too; the
+    fork server itself may outlive the killed sweep for a moment and is not counted.
+    """
+    tag = f"ASSB_TEST_SWEEP={mark}".encode()
+    marked = {p.name for p in Path("/proc").iterdir()
+              if p.name.isdigit() and _environ_has(p.name, tag)}
+    out = []
+    for pid in marked:
+        try:
+            stat = (Path("/proc") / pid / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and fields[1] in marked:
+            out.append(int(pid))
+    return out
 
 
 def test_sigkill_mid_sweep_then_resume_loses_nothing(tiny, tmp_path):
     spec, ref = tiny
     out = tmp_path / "killed"
+    mark = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "assb_lmp", "sweep", str(spec), "--out", str(out), "-j", "2",
          "--no-progress", "--no-dataset"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**env(), "ASSB_TEST_SWEEP": mark})
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
@@ -99,9 +115,9 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing(tiny, tmp_path):
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 10
-    while cwd_under(out) and time.monotonic() < deadline:
+    while workers_of(mark) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not cwd_under(out), "workers outlived the killed sweep"
+    assert not workers_of(mark), "workers outlived the killed sweep by more than 10 s"
     st = sweep.status(out)
     assert 1 <= len(st.done) < 4 and not st.failed and not st.running
     finished = {c: (out / c / "summary.json").stat().st_mtime_ns for c in st.done}
