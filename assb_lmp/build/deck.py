@@ -77,7 +77,9 @@ class StageContext:
     ``control`` is ``pressure`` (servo to ``target_kpa``), ``width`` (drive to
     ``final_width`` µm) or ``hold`` (boundary still); ``gamma_se`` (pg/µs) is the
     background viscous damping of the SE over ``damping_time_us``; ``growth`` the plan of
-    an expand stage.
+    an expand stage; ``undamped_hold_steps`` > 0 (last stage, ``control.final_hold:
+    undamped``) adds a final hold of at least that many steps without the background
+    damping.
     """
 
     name: str
@@ -90,6 +92,7 @@ class StageContext:
     damping_time_us: float = 0.0
     gamma_se: float = 0.0
     growth: GrowthPlan | None = None
+    undamped_hold_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -216,8 +219,12 @@ def stage_contexts(spec: CaseSpec, cards: DeckCards, structure: packing.Structur
             spec.geometry.width_um * math.sqrt(rho_eff / modulus))
         growth = (expansion.plan(spec, k, structure, dt, all_cards)
                   if isinstance(s, ExpandStage) else None)
+        undamped = 0
+        if k == len(spec.stages) - 1 and spec.control.final_hold == "undamped":
+            undamped = max(1, math.ceil(spec.control.undamped_hold_damping_times * tau / dt))
         previous = StageContext(name=_safe(s.name), kind=s.kind, damping_time_us=tau,
-                                gamma_se=m_se / tau, growth=growth, **base)
+                                gamma_se=m_se / tau, growth=growth,
+                                undamped_hold_steps=undamped, **base)
         out.append(previous)
     return tuple(out)
 
@@ -238,9 +245,12 @@ def _body_densities(structure: packing.Structure, rho: np.ndarray, rho_am: float
         v_union = multisphere.union_volume_surface_3d(
             structure.positions[sel], 0.5 * d[sel], samples=8)[0]
         v_sum = float(np.sum(np.pi / 6.0 * d[sel] ** 3))
-        rho[sel] = rho_am * v_union / v_sum
+        # 12 significant digits: the union volume's quadrature differs in the last bits
+        # between numpy builds (SIMD summation), and the deck must not
+        rho_body = float(f"{rho_am * v_union / v_sum:.12g}")
+        rho[sel] = rho_body
         solid += v_union
-        out.append((int(m), float(rho_am * v_union / v_sum)))
+        out.append((int(m), rho_body))
     return rho, solid, tuple(out)
 
 
