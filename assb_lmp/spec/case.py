@@ -217,6 +217,17 @@ class Control(BaseModel):
     stiffness_coefficient: float = Field(
         1.0e4, gt=0, description="packing modulus estimate M = C √P (kPa), for the servo gain"
     )
+    final_hold: Literal["damped", "undamped"] = Field(
+        "damped", description="``undamped``: after the last stage's hold, hold again with the "
+        "background viscous damping removed (contact damping only), for at least "
+        "``undamped_hold_damping_times`` damping time constants and until the kinetic-energy "
+        "criterion holds again, so that the end state carries no bias of the viscous drag "
+        "(LAMMPS only)",
+    )
+    undamped_hold_damping_times: float = Field(
+        20.0, ge=0, le=10_000, description="minimum length of the undamped final hold, in "
+        "time constants of the stage's background damping",
+    )
 
 
 class CaseSpec(BaseModel):
