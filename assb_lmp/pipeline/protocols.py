@@ -11,8 +11,11 @@ comparison is of means over seeds, each with its per-seed scatter.
                                          {"packing": {"collapse": "geometric"}}},
                                out_dir=Path("/tmp/compare"))
 
-``python -m assb_lmp.pipeline.protocols SPEC OUT [--seeds N]`` compares the spec as given
-with ``packing.collapse: geometric`` and writes ``OUT/comparison.json``.
+``python -m assb_lmp.pipeline.protocols SPEC OUT [--seeds N] [--compare WHAT]`` compares
+the spec as given with ``packing.collapse: geometric`` (``--compare collapse``, the
+default) or the spec with ``control.final_hold: damped`` and ``undamped`` (``--compare
+final_hold``: does the background damping bias the end state?) and writes
+``OUT/comparison.json``.
 """
 
 from __future__ import annotations
@@ -143,6 +146,14 @@ def compare(spec: CaseSpec, seeds: Iterable[int], variants: Mapping[str, Mapping
     return report
 
 
+#: ``--compare``: the variants (name: spec overrides), the reference first.
+COMPARISONS: dict[str, dict[str, dict]] = {
+    "collapse": {"as_given": {}, "collapsed": {"packing": {"collapse": "geometric"}}},
+    "final_hold": {"damped": {"control": {"final_hold": "damped"}},
+                   "undamped": {"control": {"final_hold": "undamped"}}},
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m assb_lmp.pipeline.protocols SPEC OUT [--seeds N] [--old-templates D]``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--compare", choices=tuple(COMPARISONS), default="collapse",
+                    help="which variants to run (the reference first)")
     ap.add_argument("--old-templates", type=Path, default=None,
                     help="also run the spec as given with this template folder ('old')")
     args = ap.parse_args(argv)
@@ -159,8 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.old_templates:
         variants["old"] = {}
         templates["old"] = args.old_templates
-    variants["as_given"] = {}
-    variants["collapsed"] = {"packing": {"collapse": "geometric"}}
+    variants.update(COMPARISONS[args.compare])
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     report = compare(load_case(args.spec), seeds, variants, args.out, templates)
     for name, ch in report["relative_change"].items():

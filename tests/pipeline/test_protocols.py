@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from assb_lmp.materials.resolve import load_case, parse_case
 from assb_lmp.pipeline import protocols
 
 
@@ -26,3 +29,14 @@ def test_summary_pairs_the_seeds_both_protocols_finished():
     assert ch["relative"] == pytest.approx(0.1)
     # paired differences 0.1, 0.2, 0.3: SD 0.1 over the reference mean 2.0
     assert ch["paired_sd_relative"] == pytest.approx(0.05)
+
+
+def test_every_named_comparison_gives_valid_case_specs():
+    base = load_case(Path(__file__).parents[2] / "runs" / "komori2022_case.yaml")
+    data = base.model_dump(mode="json")
+    for name, variants in protocols.COMPARISONS.items():
+        specs = [parse_case(protocols._merge(data, over), name) for over in variants.values()]
+        assert len({s.model_dump_json() for s in specs}) == len(specs), name
+    held = [parse_case(protocols._merge(data, o)).control.final_hold
+            for o in protocols.COMPARISONS["final_hold"].values()]
+    assert held == ["damped", "undamped"]
