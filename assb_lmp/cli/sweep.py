@@ -231,11 +231,15 @@ def _export(ns: argparse.Namespace, sweep: sw.Sweep, out: Path, st: sw.SweepStat
               f"python -m assb_lmp dataset {out}")
     elif not getattr(ns, "no_dataset", False) and st.done:
         info = dataset.export(out)
-        sp = info["split"]
-        print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
-              f"{sp['test']}) -> {info['path']}")
+        print(f"dataset: {info['n']} cases ({_split_counts(info['split'])}) -> {info['path']}")
         if getattr(ns, "train", False):
             _train(out, dict(sweep.spec.train), sweep.name)
+
+
+def _split_counts(sp: dict[str, int]) -> str:
+    """``train 30, val 8, test 10`` and, when there are any, the holdout / excluded counts."""
+    names = ["train", "val", "test"] + [k for k in ("holdout", "excluded") if sp.get(k)]
+    return ", ".join(f"{k} {sp.get(k, 0)}" for k in names)
 
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
@@ -286,9 +290,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
 def cmd_dataset(ns: argparse.Namespace) -> int:
     """Handler of ``dataset``."""
     info = dataset.export(ns.dir, ns.out, fractions=ns.split, split_seed=ns.split_seed)
-    sp = info["split"]
-    print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test {sp['test']})"
-          f" -> {info['path']}")
+    print(f"dataset: {info['n']} cases ({_split_counts(info['split'])}) -> {info['path']}")
     if info["skipped"]:
         print(f"skipped {len(info['skipped'])}: " + ", ".join(
             f"{k} ({v})" for k, v in list(info["skipped"].items())[:5]))
