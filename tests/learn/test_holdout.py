@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
 
+from assb_lmp.cli.main import main
 from assb_lmp.core.errors import SpecError
 from assb_lmp.learn import dataset
+from assb_lmp.spec.targets import TARGETS, r2_score
 
 from .fakes import fake_sweep
 
@@ -90,3 +94,66 @@ def test_a_dataset_without_holdout_still_loads(tmp_path):
     info_path.write_text(json.dumps(info))
     ds = dataset.load_dataset(tmp_path / "dataset")
     assert len(ds.index("holdout")) == 0 and len(ds.split) == 10
+
+
+@pytest.fixture
+def with_holdout(tiny, tmp_path):
+    """A copy of the small synthetic dataset with 4 train rows marked holdout and 3
+    excluded (as a sweep with held-out values writes them); (folder, arrays)."""
+    folder = tmp_path / "dataset"
+    shutil.copytree(tiny, folder)
+    arrays = dict(np.load(folder / "arrays.npz"))
+    split = arrays["split"].astype("<U8")
+    train_rows = np.flatnonzero(split == "train")
+    split[train_rows[:4]] = "holdout"
+    split[train_rows[4:7]] = "excluded"
+    arrays["split"] = split
+    np.savez_compressed(folder / "arrays.npz", **arrays)
+    info = json.loads((folder / "dataset.json").read_text())
+    info["holdout"] = HELD
+    (folder / "dataset.json").write_text(json.dumps(info))
+    return folder, arrays
+
+
+@pytest.mark.cnn
+def test_training_reports_holdout_r2_apart_and_never_trains_on_it(with_holdout, tmp_path,
+                                                                  capsys):
+    pytest.importorskip("tensorflow")
+    from assb_lmp.learn.model import load_model
+    from assb_lmp.learn.predict import predict
+
+    folder, arrays = with_holdout
+    split, labels = arrays["split"], arrays["labels"]
+    out = tmp_path / "model"
+    assert main(["train", str(folder), "--out", str(out), "--epochs", "2", "--seed", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "R2 holdout" in text and "holdout 4" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    sizes = metrics["split_sizes"]
+    assert (sizes["train"], sizes["holdout"], sizes["excluded"]) == (
+        int((split == "train").sum()), 4, 3)
+    assert metrics["holdout_values"] == HELD
+    info = json.loads((out / "model_info.json").read_text())
+    # standardised with the train rows only: holdout and excluded rows are not in it
+    assert np.allclose(info["label_mean"], labels[split == "train"].mean(axis=0))
+    # the reported holdout R² is that of the saved model on the holdout rows
+    ho = split == "holdout"
+    pred = predict(load_model(out), arrays["images"][ho])
+    r2 = r2_score(labels[ho], pred)
+    base = r2_score(labels[ho], np.broadcast_to(labels[split == "train"].mean(axis=0),
+                                                labels[ho].shape))
+    for j, t in enumerate(TARGETS):
+        m = metrics["targets"][t]
+        assert m["holdout_r2"] == pytest.approx(r2[j], rel=1e-4, abs=1e-6)
+        assert m["holdout_baseline_r2"] == pytest.approx(base[j], rel=1e-9)
+        assert m["holdout_mae"] == pytest.approx(np.abs(pred[:, j] - labels[ho, j]).mean(),
+                                                 rel=1e-4)
+        assert m["r2"] is not None and m["r2"] != m["holdout_r2"]  # the test R², apart
+    with open(out / "predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum(r["split"] == "holdout" for r in rows) == 4
+    assert not any(r["split"] == "excluded" for r in rows)
+    # a model with holdout metrics predicts like any other
+    image = str(next((folder / "images").glob("*.png")))
+    assert main(["predict", image, "--model", str(out)]) == 0
+    assert "test R2" in capsys.readouterr().out
