@@ -171,15 +171,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         plots=not args.no_plots)
     s = metrics["split_sizes"]
+    held = s.get("holdout", 0) > 0
     print(f"trained the {metrics['architecture']} network on {s['train']} images of "
-          f"{args.dataset_dir} (val {s['val']}, test {s['test']}): {metrics['epochs']} "
+          f"{args.dataset_dir} (val {s['val']}, test {s['test']}"
+          + (f", holdout {s['holdout']}" if held else "") + f"): {metrics['epochs']} "
           f"epochs, best {metrics['best_epoch']}, {metrics['seconds']:.1f} s")
-    print(f"{'target':<24} {'R2 test':>9} {'MAE test':>11} {'R2 val':>9} {'R2 params':>9}")
+    print(f"{'target':<24} {'R2 test':>9} {'MAE test':>11} {'R2 val':>9} {'R2 params':>9}"
+          + (f" {'R2 holdout':>10}" if held else ""))
     for name, m in metrics["targets"].items():
         print(f"{name:<24} {_fmt(m['r2'], 9)} {_fmt(m['mae'], 11)} {_fmt(m['val_r2'], 9)} "
-              f"{_fmt(m.get('protocol_r2'), 9)}")
+              f"{_fmt(m.get('protocol_r2'), 9)}"
+              + (f" {_fmt(m.get('holdout_r2'), 10)}" if held else ""))
     print("R2 params: test R2 of the mean of the train/val cases at the same sweep point "
           "(what the sweep parameters alone explain)")
+    if held:
+        print(f"R2 holdout: on the {s['holdout']} cases with sweep values held out of "
+              f"training {metrics.get('holdout_values')}, structures never trained on")
     print(f"model folder: {args.out}")
     return 0
 

@@ -179,13 +179,16 @@ def _train(out: Path, settings: dict, sweep_name: str) -> None:
         return
     metrics = cnn.train(out / "dataset", out / "model", **settings)
     s = metrics.get("split_sizes", {})
+    held = s.get("holdout", 0) > 0
     print(f"trained the {metrics.get('architecture')} network on {s.get('train')} images of "
-          f"sweep {sweep_name} (val "
-          f"{s.get('val')}, test {s.get('test')}): {metrics.get('epochs')} epochs, "
-          f"{metrics.get('seconds', 0):.0f} s -> {out / 'model'}")
+          f"sweep {sweep_name} ({_split_counts(s)}): "
+          f"{metrics.get('epochs')} epochs, {metrics.get('seconds', 0):.0f} s -> "
+          f"{out / 'model'}")
     for name, m in metrics.get("targets", {}).items():
-        r2 = m.get("r2")
-        print(f"  {name:<24} R2 test {'-' if r2 is None else format(r2, '.3f')}")
+        line = f"  {name:<24} R2 test {_r2(m.get('r2'))}"
+        if held:
+            line += f"  R2 holdout {_r2(m.get('holdout_r2'))}"
+        print(line)
 
 
 def _list(sweep: sw.Sweep, shard: sw.Shard | None) -> int:
@@ -231,11 +234,19 @@ def _export(ns: argparse.Namespace, sweep: sw.Sweep, out: Path, st: sw.SweepStat
               f"python -m assb_lmp dataset {out}")
     elif not getattr(ns, "no_dataset", False) and st.done:
         info = dataset.export(out)
-        sp = info["split"]
-        print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test "
-              f"{sp['test']}) -> {info['path']}")
+        print(f"dataset: {info['n']} cases ({_split_counts(info['split'])}) -> {info['path']}")
         if getattr(ns, "train", False):
             _train(out, dict(sweep.spec.train), sweep.name)
+
+
+def _r2(v: float | None) -> str:
+    return "-" if v is None else format(v, ".3f")
+
+
+def _split_counts(sp: dict[str, int]) -> str:
+    """``train 30, val 8, test 10`` and, when there are any, the holdout / excluded counts."""
+    names = ["train", "val", "test"] + [k for k in ("holdout", "excluded") if sp.get(k)]
+    return ", ".join(f"{k} {sp.get(k, 0)}" for k in names)
 
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
@@ -286,9 +297,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
 def cmd_dataset(ns: argparse.Namespace) -> int:
     """Handler of ``dataset``."""
     info = dataset.export(ns.dir, ns.out, fractions=ns.split, split_seed=ns.split_seed)
-    sp = info["split"]
-    print(f"dataset: {info['n']} cases (train {sp['train']}, val {sp['val']}, test {sp['test']})"
-          f" -> {info['path']}")
+    print(f"dataset: {info['n']} cases ({_split_counts(info['split'])}) -> {info['path']}")
     if info["skipped"]:
         print(f"skipped {len(info['skipped'])}: " + ", ".join(
             f"{k} ({v})" for k, v in list(info["skipped"].items())[:5]))

@@ -17,6 +17,9 @@ order fixed by a hash of (split seed, structure seed), and the train / validatio
 fractions are filled along that order (500 cases with their own seeds and 0.64 / 0.16 /
 0.20 give exactly 320 / 80 / 100). A case keeps its place in that order whatever other
 cases exist, so a split moves only at the boundaries when cases are added or fail.
+Cases with a value that the sweep holds out (``split.holdout``) are in none of the three:
+they are ``holdout`` (never trained on, reported apart) or ``excluded`` (their structure
+is in train / val), see :func:`assign_split`.
 
 The dataset is written to a temporary folder and swapped into place, so a reader never
 sees a half-written dataset. :func:`load_dataset` reads it back for training, checked
@@ -45,12 +48,16 @@ from assb_lmp.core.errors import AnalysisError, ModelError, SpecError
 from assb_lmp.core.io import atomic_write_json, atomic_write_text, read_json
 from assb_lmp.learn.images import IMAGE_SIZE
 from assb_lmp.spec.targets import TARGETS
+from assb_lmp.sweep.spec import is_held_out
 from assb_lmp.sweep.store import METRIC_COLUMNS, case_metrics
 
 log = logging.getLogger(__name__)
 
 DATASET_DIR = "dataset"
 SPLITS = ("train", "val", "test")
+#: Every split name: the three above, cases with held-out sweep values never trained on
+#: (``holdout``) and those whose structure training has seen (``excluded``).
+ALL_SPLITS = (*SPLITS, "holdout", "excluded")
 DEFAULT_FRACTIONS = (0.64, 0.16, 0.20)
 #: Arrays of ``arrays.npz`` that the contract requires.
 CONTRACT_ARRAYS = ("images", "labels", "targets", "case_ids", "split")
@@ -60,44 +67,13 @@ def _order_key(split_seed: int, seed: int) -> str:
     return hashlib.sha256(f"assb_lmp-split:{int(split_seed)}:{int(seed)}".encode()).hexdigest()
 
 
-def assign_split(seeds: Sequence[int], fractions: Sequence[float] = DEFAULT_FRACTIONS,
-                 split_seed: int = 0) -> list[str]:
-    """Train / validation / test split by structure seed.
-
-    Parameters
-    ----------
-    seeds : sequence of int
-        The structure seed of each case; cases with equal seeds get the same split.
-    fractions : (float, float, float)
-        Fractions of train, val, test (normalised).
-    split_seed : int
-        Seed of the order in which structure seeds fill the splits.
-
-    Returns
-    -------
-    list of str
-        ``train``, ``val`` or ``test`` for each case.
-
-    Raises
-    ------
-    SpecError
-        On bad fractions.
-    """
-    fr = np.asarray(list(fractions), dtype=float)
-    if fr.shape != (3,) or (fr < 0).any() or not math.isfinite(fr.sum()) or fr.sum() <= 0:
-        raise SpecError(f"split fractions must be three non-negative numbers with a positive "
-                        f"sum, got {list(fractions)}")
-    fr = fr / fr.sum()
-    n = len(seeds)
-    if n == 0:
-        return []
+def _fill(counts: dict[int, int], fr: np.ndarray, split_seed: int) -> dict[int, str]:
+    """Train / val / test of each seed: seeds in hash order fill the fractions of the
+    ``sum(counts)`` cases (a seed goes where the middle of its cases falls)."""
+    n = sum(counts.values())
     n_test = int(round(fr[2] * n))
-    n_val = int(round(fr[1] * n))
-    n_val = min(n_val, n - n_test)
+    n_val = min(int(round(fr[1] * n)), n - n_test)
     bounds = (n - n_val - n_test, n - n_test)
-    counts: dict[int, int] = {}
-    for s in seeds:
-        counts[int(s)] = counts.get(int(s), 0) + 1
     order = sorted(counts, key=lambda s: (_order_key(split_seed, s), s))
     which: dict[int, str] = {}
     filled = 0
@@ -105,7 +81,58 @@ def assign_split(seeds: Sequence[int], fractions: Sequence[float] = DEFAULT_FRAC
         mid = filled + 0.5 * counts[s]
         which[s] = "train" if mid < bounds[0] else "val" if mid < bounds[1] else "test"
         filled += counts[s]
-    return [which[int(s)] for s in seeds]
+    return which
+
+
+def assign_split(seeds: Sequence[int], fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                 split_seed: int = 0, held: Sequence[bool] | None = None) -> list[str]:
+    """Train / validation / test split by structure seed, and the held-out cases.
+
+    The cases that are not held out fill the fractions, seed by seed in an order fixed by
+    a hash of (split seed, structure seed). A held-out case (``held``: it has a held-out
+    sweep value) is never in train / val / test: it is ``holdout`` when no case of its
+    structure seed is in train or val (its seed is in the test split, or only held-out
+    cases have it, as with ``seed_per: case``), and ``excluded`` otherwise, since the
+    network has seen its structure (``seed_per: structure``, or an axis with
+    ``in_seed: false``).
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        The structure seed of each case; cases with equal seeds get the same split.
+    fractions : (float, float, float)
+        Fractions of train, val, test (normalised), of the cases that are not held out.
+    split_seed : int
+        Seed of the order in which structure seeds fill the splits.
+    held : sequence of bool, optional
+        Whether each case has a held-out value (default: none has).
+
+    Returns
+    -------
+    list of str
+        ``train``, ``val``, ``test``, ``holdout`` or ``excluded`` for each case.
+
+    Raises
+    ------
+    SpecError
+        On bad fractions, or ``held`` of another length than ``seeds``.
+    """
+    fr = np.asarray(list(fractions), dtype=float)
+    if fr.shape != (3,) or (fr < 0).any() or not math.isfinite(fr.sum()) or fr.sum() <= 0:
+        raise SpecError(f"split fractions must be three non-negative numbers with a positive "
+                        f"sum, got {list(fractions)}")
+    held = [False] * len(seeds) if held is None else [bool(h) for h in held]
+    if len(held) != len(seeds):
+        raise SpecError(f"{len(held)} held-out marks for {len(seeds)} cases")
+    counts: dict[int, int] = {}  # cases that are not held out, per seed
+    for s, h in zip(seeds, held, strict=True):
+        counts[int(s)] = counts.get(int(s), 0) + (not h)
+    which = _fill({s: c for s, c in counts.items() if c}, fr / fr.sum(), split_seed)
+    out = []
+    for s, h in zip(seeds, held, strict=True):
+        sp = which.get(int(s), "test")  # a seed of held-out cases only: never trained on
+        out.append(("holdout" if sp == "test" else "excluded") if h else sp)
+    return out
 
 
 @dataclass
@@ -273,10 +300,15 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     split_seed : int, optional
         Seed of the split order (default: the sweep's, else 0).
 
+    The held-out sweep values are the sweep's ``split.holdout`` (``cases.json``); the
+    cases with one go to the ``holdout`` or ``excluded`` split (:func:`assign_split`).
+
     Returns
     -------
     dict
-        ``path``, ``n`` and ``split`` counts, ``skipped`` (case id → why), ``pending`` count.
+        ``path``, ``n`` and ``split`` counts (train, val, test, holdout, excluded),
+        ``holdout`` (axis key → held-out values), ``skipped`` (case id → why),
+        ``pending`` count.
 
     Raises
     ------
@@ -291,8 +323,14 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
     fr = tuple(fractions) if fractions is not None else tuple(
         split_cfg.get(k, d) for k, d in zip(SPLITS, DEFAULT_FRACTIONS, strict=True))
     sseed = int(split_seed if split_seed is not None else split_cfg.get("seed", 0))
+    holdout = dict(split_cfg.get("holdout") or {})
     rows, skipped, pending = _collect(sweep_dir, entries)
-    split = assign_split([r.seed for r in rows], fr, sseed)
+    split = assign_split([r.seed for r in rows], fr, sseed,
+                         [is_held_out(r.params, holdout) for r in rows])
+    if holdout and "holdout" not in split:
+        log.warning("no case is in the holdout split: every case with a held-out value %s "
+                    "shares its structure with a train/val case (excluded); raise the test "
+                    "fraction or the number of structures", holdout)
 
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     if tmp.exists():
@@ -302,8 +340,9 @@ def export(sweep_dir: str | Path, out: str | Path | None = None, *,
         _write_manifest(tmp, rows, split, names)
         _write_arrays(tmp / "arrays.npz", rows, split, names)
         info = {"sweep_dir": str(sweep_dir), "synthetic": False, "n": len(rows),
-                "split": {s: split.count(s) for s in SPLITS},
-                "fractions": list(fr), "split_seed": sseed, "parameters": names,
+                "split": {s: split.count(s) for s in ALL_SPLITS},
+                "fractions": list(fr), "split_seed": sseed, "holdout": holdout,
+                "parameters": names,
                 "skipped": skipped, "pending": pending, "targets": list(TARGETS)}
         atomic_write_json(tmp / "dataset.json", info)
         _swap_in(tmp, out)
@@ -342,7 +381,7 @@ class Dataset:
     labels : ndarray of float64, shape (N, T)
     targets : tuple of str
     case_ids : ndarray of str, shape (N,)
-    split : ndarray of str, shape (N,), values train/val/test
+    split : ndarray of str, shape (N,), values train/val/test/holdout/excluded
     path : Path
     """
 
@@ -381,9 +420,9 @@ def _check_contract(npz: Path, images: np.ndarray, labels: np.ndarray,
     if len(arrays["case_ids"]) != n or len(arrays["split"]) != n:
         raise ModelError(f"{npz}: case_ids/split lengths differ from {n} images")
     split = np.asarray(arrays["split"]).astype(str)
-    bad = sorted(set(split) - set(SPLITS))
+    bad = sorted(set(split) - set(ALL_SPLITS))
     if bad:
-        raise ModelError(f"{npz}: unknown split names {bad} (train/val/test)")
+        raise ModelError(f"{npz}: unknown split names {bad} (allowed: {list(ALL_SPLITS)})")
     return split
 
 

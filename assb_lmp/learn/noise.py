@@ -72,7 +72,7 @@ def protocol_r2(dataset_dir: str | Path) -> dict[str, dict[str, float | None]]:
     points = sorted(set(keys))
     index = {k: i for i, k in enumerate(points)}
     g = np.array([index[k] for k in keys])
-    fit = split != "test"
+    fit = np.isin(split, ("train", "val"))  # never holdout / excluded cases
     te = np.flatnonzero(split == "test")
     out: dict[str, dict[str, float | None]] = {}
     for j, t in enumerate(a["targets"].astype(str)):

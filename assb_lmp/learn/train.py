@@ -308,23 +308,44 @@ def _protocol_r2(dataset_dir: str | Path) -> dict[str, dict]:
         return {}
 
 
+def _holdout_metrics(cnn: CnnModel, ds: Dataset, ho: np.ndarray) -> dict[str, dict]:
+    """``holdout_r2``, ``holdout_mae`` and ``holdout_baseline_r2`` (the train mean as the
+    prediction) per target on the holdout rows; {} when there are none."""
+    if len(ho) == 0:
+        return {}
+    m = evaluate(cnn, ds.images[ho], ds.labels[ho])
+    mean = np.asarray(cnn.info["label_mean"])
+    base = r2_score(ds.labels[ho], np.broadcast_to(mean, ds.labels[ho].shape))
+    return {t: {"holdout_r2": m[t]["r2"], "holdout_mae": m[t]["mae"],
+                "holdout_baseline_r2": num(base[j])} for j, t in enumerate(ds.targets)}
+
+
 def _metrics(cnn: CnnModel, ds: Dataset, cfg: TrainConfig, rows: tuple[np.ndarray, ...],
              fit: _Fit, dataset_dir: str | Path) -> dict[str, Any]:
-    """The content of ``metrics.json`` (``seconds_total`` filled in later)."""
-    tr, va, te = rows
+    """The content of ``metrics.json`` (``seconds_total`` filled in later).
+
+    ``rows`` are the train, val, test and holdout rows; the holdout metrics (and
+    ``holdout_values``) are there only when the dataset has holdout rows.
+    """
+    tr, va, te, ho = rows
     test_metrics = evaluate(cnn, ds.images[te], ds.labels[te])
     val_metrics = evaluate(cnn, ds.images[va], ds.labels[va])
     mean = np.asarray(cnn.info["label_mean"])
     baseline = r2_score(ds.labels[te], np.broadcast_to(mean, ds.labels[te].shape)) \
         if len(te) else np.full(len(ds.targets), np.nan)
     protocol = _protocol_r2(dataset_dir)
+    held = _holdout_metrics(cnn, ds, ho)
+    extra = {"holdout_values": dataset_description(dataset_dir).get("holdout")} if held else {}
     return {
         "targets": {t: {**test_metrics[t],
                         "val_r2": val_metrics[t]["r2"], "val_mae": val_metrics[t]["mae"],
                         "baseline_r2": num(baseline[j]),
-                        "protocol_r2": protocol.get(t, {}).get("protocol_r2")}
+                        "protocol_r2": protocol.get(t, {}).get("protocol_r2"),
+                        **held.get(t, {})}
                     for j, t in enumerate(ds.targets)},
-        "split_sizes": {"train": int(len(tr)), "val": int(len(va)), "test": int(len(te))},
+        "split_sizes": {"train": int(len(tr)), "val": int(len(va)), "test": int(len(te)),
+                        "holdout": int(len(ho)), "excluded": int(len(ds.index("excluded")))},
+        **extra,
         "epochs": len(fit.history),
         "best_epoch": fit.best_epoch,
         "best_val_loss": fit.best_loss,
@@ -377,9 +398,10 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
 
     Trains on the ``train`` split with per-epoch validation on ``val`` (reduce-on-plateau
     learning rate, early stopping restoring the best weights) and label-preserving
-    augmentation; evaluates on ``test``; writes ``model.keras``, ``model_info.json``,
-    ``metrics.json``, ``history.csv``, ``predictions.csv`` and figures (parity per target,
-    loss curves, predicted vs DEM stress distributions).
+    augmentation; evaluates on ``test`` and, apart, on ``holdout`` (cases with sweep values
+    held out of training; ``excluded`` rows are not used at all); writes ``model.keras``,
+    ``model_info.json``, ``metrics.json``, ``history.csv``, ``predictions.csv`` and figures
+    (parity per target, loss curves, predicted vs DEM stress distributions).
 
     Parameters
     ----------
@@ -403,6 +425,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
     t_start = time.perf_counter()
     ds = load_dataset(dataset_dir)
     tr, va, te = _split_rows(ds, cfg)
+    ho = ds.index("holdout")
     tf_keras(cfg.threads)
     seed_everything(cfg.seed, cfg.threads)
     mean = ds.labels[tr].mean(axis=0)
@@ -418,14 +441,15 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig | No
 
     out = Path(out_dir)
     save_model(cnn, out)
-    metrics = _metrics(cnn, ds, cfg, (tr, va, te), fit, dataset_dir)
-    rows = np.concatenate([tr, va, te])
+    metrics = _metrics(cnn, ds, cfg, (tr, va, te, ho), fit, dataset_dir)
+    rows = np.concatenate([tr, va, te, ho])
     pred = predict(cnn, ds.images[rows])
     _write_tables(out, cnn, ds, rows, pred, fit.history)
     metrics["seconds_total"] = time.perf_counter() - t_start
     atomic_write_json(out / METRICS_FILE, metrics)
     if cfg.plots:
-        _write_figures(out, cnn, ds, te, pred[len(tr) + len(va):], metrics, fit,
+        n_fit = len(tr) + len(va)
+        _write_figures(out, cnn, ds, te, pred[n_fit:n_fit + len(te)], metrics, fit,
                        cfg.distribution_cases)
         metrics["seconds_total"] = time.perf_counter() - t_start
         atomic_write_json(out / METRICS_FILE, metrics)

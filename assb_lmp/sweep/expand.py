@@ -29,7 +29,7 @@ from assb_lmp.core.io import read_yaml
 from assb_lmp.materials.cards import validate_mapping
 from assb_lmp.materials.resolve import parse_case
 from assb_lmp.spec.case import SAFE_NAME, CaseSpec
-from assb_lmp.sweep.spec import SweepSpec, crc, default_label, format_value
+from assb_lmp.sweep.spec import SweepSpec, crc, default_label, format_value, same_value
 
 _MAX_CASES = 1_000_000
 
@@ -130,6 +130,40 @@ class Sweep:
                                 f"label {lab!r}; give them distinct 'label's")
             seen[lab] = k
         return labels
+
+    def holdout(self) -> dict[str, list]:
+        """``split.holdout`` checked against the axes, each value the axis's own.
+
+        Raises
+        ------
+        SpecError
+            A key that is not an axis, a value that is not one of the axis's values, or
+            every value of an axis held out; naming the file, the key and what is allowed.
+        """
+        values = self.axis_values()
+        out: dict[str, list] = {}
+        for key, wanted in self.spec.split.holdout.items():
+            where = f"{self.source}: split.holdout.{key}"
+            if key not in values:
+                raise SpecError(f"{where}: not an axis of the sweep (allowed: "
+                                f"{sorted(values) or 'none: the sweep has no axes'})")
+            chosen = []
+            for v in wanted:
+                match = [a for a in values[key] if same_value(a, v)]
+                if not match:
+                    raise SpecError(f"{where} = {v!r}: not one of the axis's values "
+                                    f"(allowed: {values[key]})")
+                if match[0] not in chosen:
+                    chosen.append(match[0])
+            if not chosen:
+                raise SpecError(f"{where}: an empty list; give values of the axis "
+                                f"(allowed: {values[key]}) or leave the key out")
+            if len(chosen) == len(values[key]):
+                raise SpecError(f"{where}: holds out every value of the axis {values[key]}, "
+                                "so no case is left to train on; allowed: at most "
+                                f"{len(values[key]) - 1} of them")
+            out[key] = chosen
+        return out
 
     def cases(self) -> list[Case]:
         """The expanded, validated cases (cached); see :func:`expand`."""
@@ -313,6 +347,7 @@ def parse_sweep(data: Any, source: str | Path = "<sweep>", base_dir: Path | None
             raise SpecError(f"{source}: templates = {spec.templates!r}: no such folder "
                             f"({templates})")
     sweep = Sweep(spec, source, base, templates, base_file)
+    sweep.holdout()
     sweep.cases()
     return sweep
 

@@ -152,13 +152,23 @@ class Axis(BaseModel):
 
 
 class Split(BaseModel):
-    """Fractions of the train / validation / test split and the seed of its order."""
+    """Fractions of the train / validation / test split, the seed of its order, and the
+    axis values held out of training.
+
+    ``holdout`` maps an axis key to values of that axis; a case with any of them is never
+    in train / val / test but in the ``holdout`` split (or ``excluded``, when its
+    structure is also used in training; :func:`assb_lmp.learn.dataset.assign_split`).
+    That the keys are axes and the values theirs is checked with the axes
+    (:meth:`assb_lmp.sweep.expand.Sweep.holdout`).
+    """
 
     model_config = _STRICT
     train: float = Field(0.64, ge=0, le=1)
     val: float = Field(0.16, ge=0, le=1)
     test: float = Field(0.20, ge=0, le=1)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    holdout: dict[str, list[Scalar]] = Field(
+        default_factory=dict, description="axis key -> values held out of training")
 
     @model_validator(mode="after")
     def _sum(self) -> Split:
@@ -244,3 +254,19 @@ def format_value(value: Any, fmt: str | None = None) -> str:
     if not _VALUE_TEXT.match(text):
         raise SpecError(f"value {value!r} cannot be part of a case id (letters, digits, '-')")
     return text
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two axis values are the same value (numbers to 1e-9 relative, bools and
+    text exactly; a bool is never a number)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return type(a) is type(b) and a == b
+
+
+def is_held_out(params: dict[str, Any], holdout: dict[str, list]) -> bool:
+    """Whether a case's axis values (``params``) include a held-out value."""
+    return any(key in params and any(same_value(params[key], v) for v in values)
+               for key, values in holdout.items())

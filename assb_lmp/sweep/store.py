@@ -169,7 +169,7 @@ def write_description(out: Path, sweep: Sweep) -> None:
         "structures": sweep.spec.structures,
         "axes": {k: {"label": lab, "values": v} for (k, v), lab in
                  zip(sweep.axis_values().items(), sweep.labels().values(), strict=True)},
-        "split": sweep.spec.split.model_dump(),
+        "split": {**sweep.spec.split.model_dump(), "holdout": sweep.holdout()},
         "cases": [c.record() for c in sweep.cases()],
     }, indent=2, default=float) + "\n")
 

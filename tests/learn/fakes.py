@@ -27,8 +27,9 @@ def fake_case(folder: Path, cid: str, rng: np.random.Generator, *, labels: bool 
 
 
 def fake_sweep(folder: Path, n: int, *, shared: int = 1, seed: int = 0,
-                skip: tuple[int, ...] = ()) -> list[dict]:
-    """A sweep folder with ``n`` cases; ``shared`` consecutive cases share a seed."""
+                skip: tuple[int, ...] = (), holdout: dict | None = None) -> list[dict]:
+    """A sweep folder with ``n`` cases; ``shared`` consecutive cases share a seed;
+    ``holdout`` is the sweep's ``split.holdout``."""
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
@@ -41,5 +42,6 @@ def fake_sweep(folder: Path, n: int, *, shared: int = 1, seed: int = 0,
             fake_case(folder, cid, rng)
     (folder / "cases.json").write_text(json.dumps({
         "sweep": "fake", "axes": {"packing.am_area_fraction": {}, "geometry.width_um": {}},
-        "split": {"train": 0.64, "val": 0.16, "test": 0.2, "seed": 0}, "cases": cases}))
+        "split": {"train": 0.64, "val": 0.16, "test": 0.2, "seed": 0,
+                  "holdout": holdout or {}}, "cases": cases}))
     return cases

@@ -146,7 +146,7 @@ def test_load_dataset_checks_the_contract(tmp_path):
     np.savez_compressed(ds_dir / "arrays.npz", **arrays)
     ds = dataset.load_dataset(ds_dir)
     assert len(ds.images) == 9 and arrays["case_ids"][2] not in ds.case_ids
-    arrays["split"] = np.array(["train"] * 9 + ["holdout"])
+    arrays["split"] = np.array(["train"] * 9 + ["bogus"])
     np.savez_compressed(ds_dir / "arrays.npz", **arrays)
     with pytest.raises(ModelError, match="unknown split names"):
         dataset.load_dataset(ds_dir)

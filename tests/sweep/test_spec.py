@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assb_lmp.core.errors import SpecError
-from assb_lmp.sweep.spec import RangeSpec, default_label, format_value
+from assb_lmp.sweep.spec import RangeSpec, default_label, format_value, is_held_out
 
 from .tiny import load, tiny_with
 
@@ -31,6 +31,18 @@ from .tiny import load, tiny_with
     ({"axes": {"stages.5.final_width_um": [10]}}, ["stages.5", "allowed range [0, 1]"]),
     ({"split": {"train": 0.5, "val": 0.1, "test": 0.1}}, ["split", "must be 1"]),
     ({"base": "nowhere.yaml"}, ["base = 'nowhere.yaml'", "cannot read"]),
+    ({"split": {"holdout": {"geometry.width_um": [12]}}},
+     ["sweep.yaml", "split.holdout.geometry.width_um", "not an axis",
+      "allowed: ['packing.am_area_fraction']"]),
+    ({"split": {"holdout": {"packing.am_area_fraction": [0.35]}}},
+     ["sweep.yaml", "split.holdout.packing.am_area_fraction = 0.35",
+      "not one of the axis's values", "allowed: [0.3, 0.4]"]),
+    ({"split": {"holdout": {"packing.am_area_fraction": [0.3, 0.4]}}},
+     ["split.holdout.packing.am_area_fraction", "every value", "at most 1"]),
+    ({"split": {"holdout": {"packing.am_area_fraction": []}}},
+     ["split.holdout.packing.am_area_fraction", "empty list", "allowed: [0.3, 0.4]"]),
+    ({"split": {"holdout": {"packing.am_area_fraction": 0.4}}},
+     ["sweep.yaml", "split.holdout.packing.am_area_fraction", "valid list"]),
 ])
 def test_spec_errors_name_file_key_value_and_range(tmp_path, change, words):
     with pytest.raises(SpecError) as err:
@@ -49,3 +61,16 @@ def test_ranges_labels_and_id_values():
     assert format_value("liggghts") == "liggghts"
     with pytest.raises(SpecError, match="cannot be part of a case id"):
         format_value("a b")
+
+
+def test_holdout_values_are_the_axis_values(tmp_path):
+    """A held-out value matches its axis value to 1e-9 and is recorded as the axis gives it;
+    the cases with it are those of that grid point, every structure."""
+    data = tiny_with(split={"test": 0.5, "val": 0.0, "train": 0.5,
+                            "holdout": {"packing.am_area_fraction": [0.4000000000001]}})
+    sweep = load(data, tmp_path)
+    held = sweep.holdout()
+    assert held == {"packing.am_area_fraction": [0.4]}
+    assert [c.id for c in sweep.cases() if is_held_out(c.params, held)] == [
+        "f0p4_s00", "f0p4_s01"]
+    assert not is_held_out({"packing.am_area_fraction": True}, {"packing.am_area_fraction": [1]})
