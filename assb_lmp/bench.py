@@ -1,6 +1,7 @@
 """Benchmarks: speed of the examples, proof that the fast protocol is quasi-static,
-engine efficiency against a plain granular reference deck, sweep scaling, and the CNN's
-training time, prediction rate and Grad-CAM time.
+engine efficiency against a plain granular reference deck, the same press timed in LAMMPS
+and LIGGGHTS, sweep scaling, and the CNN's training time, prediction rate and Grad-CAM
+time.
 
 Everything here runs real LAMMPS and takes minutes; results go to ``bench.json`` and a
 table. Nothing here is a test: figures are recorded in BENCHMARKS.md by hand, with the
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from assb_lmp.core import resources
-from assb_lmp.core.errors import AssbError
+from assb_lmp.core.errors import AssbError, EngineError
 from assb_lmp.engines import lammps as engine
+from assb_lmp.engines import liggghts, liggghts_compare
 from assb_lmp.learn.dataset import load_dataset
 from assb_lmp.learn.gradcam import gradcam
 from assb_lmp.learn.model import load_model
@@ -53,7 +55,16 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "lammps": engine.lammps_version(), "date": time.strftime("%Y-%m-%d")}
+            "lammps": engine.lammps_version(), "liggghts": liggghts.liggghts_version(),
+            "date": time.strftime("%Y-%m-%d"), "load": _load_average()}
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the system has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _load(name: str) -> dict:
@@ -211,6 +222,34 @@ def engine_reference(n_target: int = 32000, steps: int = 2000, warmup: int = 200
             "atom_steps_per_s": natoms * steps / dt}
 
 
+def engines_speed(out: Path, spec: config.CaseSpec | None = None,
+                  case: str = "press500_release25", strain: float = 0.06,
+                  timeout_s: float = 3600.0) -> dict:
+    """The same press timed in LAMMPS and LIGGGHTS on one core.
+
+    ``spec`` (default: the example ``case``) is settled in LAMMPS at 1 MPa; both engines
+    then hold and press that one packing by width by ``strain`` (a fraction of the settled
+    width), each on one process (:func:`assb_lmp.engines.liggghts_compare.time_restart_press`).
+
+    Returns
+    -------
+    dict
+        Per engine (``lammps``, ``liggghts``): ``atoms``, ``steps``, ``loop_s``, ``wall_s``
+        (s) and ``atom_steps_per_s``; ``ratio`` (LIGGGHTS over LAMMPS atom-steps/s),
+        ``case``, ``strain``, ``width_um``, ``final_width_um`` (µm), ``settle_s`` (s).
+        Without a usable LIGGGHTS: only ``skipped`` (the reason).
+    """
+    try:
+        liggghts.check_installation()
+    except EngineError as exc:
+        return {"skipped": str(exc)}
+    spec = spec or resolve.parse_case(_load(case), case)
+    res = liggghts_compare.time_restart_press(spec, Path(out), strain=strain,
+                                              timeout_s=timeout_s)
+    res.update(case=spec.name, strain=strain)
+    return res
+
+
 def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int = 60,
               repeats: int = 3) -> dict:
     """Training time, prediction rate and Grad-CAM time of the published network.
@@ -254,10 +293,13 @@ def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int 
                                               for m in metrics["targets"].values()]))}
 
 
-def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic", "sweep",
-                                             "cnn"),
+PARTS = ("examples", "engine", "engines", "quasistatic", "sweep", "cnn")
+
+
+def run(out: Path, parts: tuple[str, ...] = PARTS,
         seeds: int = 5, qs_case: str = "press500_release25", qs_width_um: float = 50.0,
-        cnn_dataset: Path | None = None) -> dict:
+        cnn_dataset: Path | None = None, engines_case: str = "press500_release25",
+        engines_strain: float = 0.06) -> dict:
     """Run the selected benchmark parts; write ``out/bench.json``; return the results."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,6 +314,9 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
             res["press_vs_reference"] = {
                 n: (e["press_atom_steps_per_s"] / ref if e["press_atom_steps_per_s"] else None)
                 for n, e in ex.items()}
+    if "engines" in parts:
+        res["engines"] = engines_speed(out / "engines", case=engines_case,
+                                       strain=engines_strain)
     if "quasistatic" in parts:
         res["quasistatic"] = quasistatic(out / "quasistatic", seeds=seeds, case=qs_case,
                                          width_um=qs_width_um)
@@ -288,8 +333,10 @@ def run(out: Path, parts: tuple[str, ...] = ("examples", "engine", "quasistatic"
 
 def table(res: dict) -> str:
     """A plain-text table of the results."""
-    lines = [f"machine: {res['machine']['cpu']} ({res['machine']['cores']} cores), "
-             f"LAMMPS {res['machine']['lammps']}, {res['machine']['date']}"]
+    m = res["machine"]
+    load = " ".join(f"{x:g}" for x in m["load"]) if m.get("load") else "n/a"
+    lines = [f"machine: {m['cpu']} ({m['cores']} cores), LAMMPS {m['lammps']}, "
+             f"{m.get('liggghts') or 'no LIGGGHTS'}, {m['date']}, load average {load}"]
     for name, e in res.get("examples", {}).items():
         lines.append(f"\n{name}: {e['n_particles']} particles, dt {e['timestep_us']:.3g} us, "
                      f"total {e['total_s']:.1f} s (LAMMPS {e['lammps_s']:.1f} s, analysis "
@@ -308,6 +355,8 @@ def table(res: dict) -> str:
             if ratio:
                 lines.append(f"  {n} press stage: {e['press_atom_steps_per_s'] / 1e6:.2f} M "
                              f"atom-steps/s = {ratio:.2f} x reference")
+    if "engines" in res:
+        lines.extend(_engines_lines(res["engines"]))
     if "quasistatic" in res:
         q = res["quasistatic"]
         lines.append(f"\nquasi-static check ({q['case']}): {q['seeds']} seeds at "
@@ -338,3 +387,19 @@ def table(res: dict) -> str:
                          f"mean test R² {c['mean_test_r2']:.3f}")
     return "\n".join(lines)
 
+
+
+def _engines_lines(e: dict) -> list[str]:
+    """The table lines of the engines part."""
+    if "skipped" in e:
+        return [f"\nengines: skipped ({e['skipped'].splitlines()[0]})"]
+    lines = [f"\nengines ({e['case']}, one core): settled by LAMMPS to {e['width_um']:.3f} um "
+             f"({e['settle_s']:.1f} s), then hold + press by {100 * e['strain']:g} % to "
+             f"{e['final_width_um']:.3f} um in each engine"]
+    for name, label in (("lammps", "LAMMPS"), ("liggghts", "LIGGGHTS")):
+        r = e[name]
+        lines.append(f"  {label:<9}{r['atoms']:>6} atoms {r['steps']:>8} steps  loop "
+                     f"{r['loop_s']:7.2f} s  wall {r['wall_s']:7.2f} s  "
+                     f"{r['atom_steps_per_s']:.3g} atom-steps/s")
+    lines.append(f"  LIGGGHTS/LAMMPS atom-steps/s: {e['ratio']:.3f}")
+    return lines

@@ -1,4 +1,5 @@
-"""``python -m assb_lmp bench``: speed, quasi-static proof, engine efficiency, scaling, CNN."""
+"""``python -m assb_lmp bench``: speed, quasi-static proof, engine efficiency, both engines on
+one press, scaling, CNN."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 
 from assb_lmp import bench
 
-PARTS = ("examples", "engine", "quasistatic", "sweep", "cnn")
+PARTS = bench.PARTS
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     parts = tuple(args.only) if args.only else PARTS
     res = bench.run(args.out, parts=parts, seeds=args.seeds, qs_case=args.qs_case,
-                    qs_width_um=args.qs_width, cnn_dataset=args.cnn_dataset)
+                    qs_width_um=args.qs_width, cnn_dataset=args.cnn_dataset,
+                    engines_case=args.engines_case, engines_strain=args.engines_strain)
     print(bench.table(res))
     print(f"\nwrote {args.out}/bench.json")
     return 0
@@ -28,6 +30,10 @@ def register(sub) -> None:
     s.add_argument("--qs-case", default="press500_release25",
                    help="example (runs/<name>.yaml) of the quasi-static check")
     s.add_argument("--qs-width", type=float, default=50.0, help="its initial width (µm)")
+    s.add_argument("--engines-case", default="press500_release25",
+                   help="example of the engines part (the same press in LAMMPS and LIGGGHTS)")
+    s.add_argument("--engines-strain", type=float, default=0.06,
+                   help="engines part: width strain of the press (fraction)")
     s.add_argument("--cnn-dataset", type=Path, default=None,
                    help="dataset folder for the cnn part (default: 500 synthetic images)")
     s.set_defaults(func=cmd_bench)

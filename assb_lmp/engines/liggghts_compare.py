@@ -242,8 +242,20 @@ def compare_curves(a: dict[str, np.ndarray], b: dict[str, np.ndarray],
             "steps": int(steps.size)}
 
 
-def time_press(spec: CaseSpec, workdir: Path, timeout_s: float | None = None) -> dict:
+def time_press(spec: CaseSpec, workdir: Path, timeout_s: float | None = None,
+               structure: packing.Structure | None = None) -> dict:
     """Run the same case in both engines on one core and report their cost.
+
+    Parameters
+    ----------
+    spec : CaseSpec
+        The case (its ``engine`` key is ignored: it runs in both).
+    workdir : Path
+        Case folders ``workdir/lammps`` and ``workdir/liggghts``.
+    timeout_s : float, optional
+        Wall-clock limit of the LIGGGHTS run (s).
+    structure : Structure, optional
+        Start both engines from this packing (a restart) instead of the spec's own.
 
     Returns
     -------
@@ -254,10 +266,10 @@ def time_press(spec: CaseSpec, workdir: Path, timeout_s: float | None = None) ->
     """
     workdir = Path(workdir)
     out = {}
-    for name, runner in (("lammps", run_lammps), ("liggghts", run_liggghts)):
+    for name in ("lammps", "liggghts"):
         t0 = time.perf_counter()
-        result = (runner(spec, workdir / name) if name == "lammps"
-                  else runner(spec, workdir / name, timeout_s=timeout_s))
+        result = (run_lammps(spec, workdir / name, structure) if name == "lammps"
+                  else run_liggghts(spec, workdir / name, structure, timeout_s=timeout_s))
         wall = time.perf_counter() - t0
         atoms = len(read_atoms(next((workdir / name / "dumps").glob("*.atoms.dump")))["id"])
         steps = sum(s.steps for s in result.stages.values())
@@ -266,4 +278,28 @@ def time_press(spec: CaseSpec, workdir: Path, timeout_s: float | None = None) ->
                      "atom_steps_per_s": atoms * steps / result.engine_s
                      if result.engine_s > 0 else math.nan}
     out["ratio"] = out["liggghts"]["atom_steps_per_s"] / out["lammps"]["atom_steps_per_s"]
+    return out
+
+
+def time_restart_press(spec: CaseSpec, workdir: Path, strain: float = 0.06,
+                       settle_mpa: float = 1.0, timeout_s: float | None = None) -> dict:
+    """Time the same press in both engines: settle ``spec``'s packing in LAMMPS at
+    ``settle_mpa``, then hold and press it by width by ``strain`` (fraction of the settled
+    width) in each engine from that one packing (:func:`time_press`).
+
+    Returns
+    -------
+    dict
+        :func:`time_press`'s result plus ``width_um`` (settled), ``final_width_um`` and
+        ``settle_s`` (wall time of the LAMMPS settle, s).
+    """
+    workdir = Path(workdir)
+    t0 = time.perf_counter()
+    settle, structure, width = settle_in_lammps(spec, workdir / "settle", settle_mpa)
+    settle_s = time.perf_counter() - t0
+    final = (1.0 - strain) * width
+    restart = restart_spec(settle, width, [
+        {"kind": "hold"}, {"kind": "press", "mode": "width", "final_width_um": float(final)}])
+    out = time_press(restart, workdir, timeout_s=timeout_s, structure=structure)
+    out.update(width_um=width, final_width_um=final, settle_s=settle_s)
     return out

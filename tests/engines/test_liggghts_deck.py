@@ -58,6 +58,16 @@ def test_deck_is_liggghts_dialect(komori):
     assert text.rstrip().endswith('print           "=== assb_lmp done"')
 
 
+def test_pressure_servo_reads_a_ten_step_average(komori):
+    """As in the LAMMPS deck: the servo's rate follows the moving wall's pressure averaged over
+    10 steps, never the instantaneous one (which locks a wall touched by one AM particle into
+    a +/- rate-cap cycle)."""
+    text = komori[1].text
+    assert "fix             avPservo all ave/time 1 1 1 v_Pmove ave window 10" in text
+    rraw = [ln for ln in text.splitlines() if ln.startswith("variable        rraw equal (v_Pt")]
+    assert rraw and all("(v_Pt-f_avPservo)/(v_M*v_tau)" in ln for ln in rraw)
+
+
 def test_material_tables_are_the_cards(komori):
     """Per-type E (kPa), ν; per-pair restitution and friction: geometric means."""
     spec, deck = komori

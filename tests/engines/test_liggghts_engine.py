@@ -12,8 +12,10 @@ from assb_lmp.analysis import dumps
 from assb_lmp.core.errors import EngineError, SpecError
 from assb_lmp.engines import liggghts, liggghts_deck, liggghts_outputs
 from assb_lmp.materials.resolve import load_case, parse_case
+from assb_lmp.sweep import load_sweep
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
+REPO = Path(__file__).resolve().parents[2]
 needs_binary = pytest.mark.skipif(liggghts.binary() is None, reason="needs the liggghts binary")
 
 
@@ -185,3 +187,22 @@ def test_periodic_cell_reaches_its_target(tmp_path):
     across = np.abs(atoms["x"][cont["id1"] - 1] - atoms["x"][cont["id2"] - 1]) > 0.5 * (
         cell["xhi_um"] - cell["xlo_um"])
     assert across.any()                                   # some pairs cross the boundary
+
+
+@needs_binary
+def test_quick_sweep_case_whose_servo_locked_now_settles(tmp_path):
+    """f0p45_w19p5_s04 of runs/quick.yaml in LIGGGHTS: with a servo reading the instantaneous
+    wall pressure its settle locked into a +/- rate-cap cycle (the moving wall's pressure
+    flipping between -0.15 and 2.5 MPa at a width frozen near 16.581 um) and failed at the
+    sweep's 300,000-step cap; through the 10-step average (as in the LAMMPS deck) it settled
+    in 53,950 steps, converged."""
+    case = next(c for c in load_sweep(REPO / "runs" / "quick.yaml").cases()
+                if c.id == "f0p45_w19p5_s04")
+    data = case.spec.model_dump(mode="json")
+    data.update(engine="liggghts", stages=[{"kind": "settle", "pressure_mpa": 1.0}])
+    spec = parse_case(data)
+    liggghts_deck.write_case(spec, tmp_path)
+    result = liggghts.run_deck(tmp_path / "deck.lmp", timeout_s=600)
+    cell = dumps.read_cell(dumps.stage_paths(tmp_path, "settle")["cell"])
+    assert cell["converged"] == 1 and result.stages["settle"].steps < 150_000
+    assert cell["p_xhi_mpa"] == pytest.approx(1.0, rel=2 * spec.control.servo_tolerance)
