@@ -106,10 +106,6 @@ def check_spec(spec: CaseSpec) -> None:
             "engine: liggghts: contact.damping = 'viscoelastic' does not exist in LIGGGHTS; "
             "its one Hertz damping law is set by the restitution coefficient (allowed: "
             "coeff_restitution, or tsuji, which gets that law with the same restitution)")
-    if spec.control.final_hold != "damped":
-        raise SpecError(
-            f"engine: liggghts: control.final_hold = {spec.control.final_hold!r} is not "
-            "implemented in the LIGGGHTS decks (allowed: damped); use engine: lammps")
     if normal_model(spec) == "thornton_ning":
         plastic.check(spec)
 

@@ -221,8 +221,7 @@ class Control(BaseModel):
         "damped", description="``undamped``: after the last stage's hold, hold again with the "
         "background viscous damping removed (contact damping only), for at least "
         "``undamped_hold_damping_times`` damping time constants and until the kinetic-energy "
-        "criterion holds again, so that the end state carries no bias of the viscous drag "
-        "(LAMMPS only)",
+        "criterion holds again, so that the end state carries no bias of the viscous drag",
     )
     undamped_hold_damping_times: float = Field(
         20.0, ge=0, le=10_000, description="minimum length of the undamped final hold, in "

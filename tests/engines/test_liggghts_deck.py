@@ -120,7 +120,6 @@ def test_thornton_ning_deck_has_the_yield_ratios():
     ({"contact": {"normal": "mdr"}}, ["LAMMPS model", "contact.normal"]),
     ({"contact": {"tangential": "linear_history"}}, ["mindlin"]),
     ({"contact": {"damping": "viscoelastic"}}, ["viscoelastic", "restitution"]),
-    ({"control": {"final_hold": "undamped"}}, ["control.final_hold", "engine: lammps"]),
 ])
 def test_refusals_before_anything_is_written(tmp_path, change, words):
     data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")

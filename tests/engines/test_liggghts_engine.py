@@ -206,3 +206,25 @@ def test_quick_sweep_case_whose_servo_locked_now_settles(tmp_path):
     cell = dumps.read_cell(dumps.stage_paths(tmp_path, "settle")["cell"])
     assert cell["converged"] == 1 and result.stages["settle"].steps < 150_000
     assert cell["p_xhi_mpa"] == pytest.approx(1.0, rel=2 * spec.control.servo_tolerance)
+
+
+@needs_binary
+def test_undamped_final_hold_runs_after_the_damped_one(tmp_path):
+    """control.final_hold: undamped in LIGGGHTS: the release ends converged, after the
+    undamped hold of at least the asked number of steps beyond the damped one."""
+    data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")
+    data["stages"] = [{"kind": "settle", "pressure_mpa": 1.0}]
+    data["engine"] = "liggghts"
+    ends = {}
+    for hold in ("damped", "undamped"):
+        data["control"]["final_hold"] = hold
+        spec = parse_case(data)
+        out = tmp_path / hold
+        liggghts_deck.write_case(spec, out)
+        text = (out / "deck.lmp").read_text()
+        assert ("final hold without the background damping" in text) == (hold == "undamped")
+        liggghts.run_deck(out / "deck.lmp", timeout_s=600)
+        ends[hold] = dumps.read_cell(dumps.stage_paths(out, "settle")["cell"])
+        assert ends[hold]["converged"] == 1, hold
+    assert ends["undamped"]["step"] > ends["damped"]["step"]
+    assert ends["undamped"]["p_xhi_mpa"] == pytest.approx(1.0, rel=0.02)
