@@ -326,9 +326,10 @@ def write_case(spec: CaseSpec, out_dir: Path, user_templates: Path | None = None
     write_data(deck.structure, out_dir / "structure.data",
                {1: cards.am.rho, 2: cards.se.rho, 3: 1.0}, margin=ctx["box_margin_um"])
     if not ctx["periodic"]:
-        # the data file's box is 1 um deep (z in [-0.5, 0.5]); the mesh stays inside it
+        # the data file's box is 1 um deep (z in [-0.5, 0.5]); the mesh stays inside it, at
+        # the packing's width (a geometric collapse starts the cell narrower than the spec's)
         h = spec.geometry.height_um
-        write_plane_stl(out_dir / MESH_FILE, spec.geometry.width_um, (-0.25, h + 0.25),
+        write_plane_stl(out_dir / MESH_FILE, deck.structure.width, (-0.25, h + 0.25),
                         (-0.4, 0.4))
     packing.write_info(deck.structure, out_dir / "structure.json")
     atomic_write_text(out_dir / "spec.yaml", dump_case(spec))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -178,6 +179,21 @@ def test_case_folder(tmp_path):
     assert "label           seg\n" in (tmp_path / "lig/segments.lmp").read_text()
     for name in ("deck.lmp", "spec.yaml", "materials.json", "structure.json"):
         assert (tmp_path / "lig" / name).is_file()
+
+
+def test_mesh_sits_at_the_collapsed_width(tmp_path):
+    """With packing.collapse: geometric the cell starts narrower than geometry.width_um;
+    the moving mesh starts where the packer left the cell (the LAMMPS wall's position)."""
+    data = load_case(SPECS / "tiny_pressure.yaml").model_dump(mode="json")
+    data["packing"]["collapse"] = "geometric"
+    spec = CaseSpec.model_validate(data | {"engine": "liggghts"})
+    ld.write_case(spec, tmp_path / "lig")
+    width = json.loads((tmp_path / "lig/structure.json").read_text())["collapse"][
+        "collapsed_width_um"]
+    assert width < spec.geometry.width_um - 0.1
+    stl = (tmp_path / "lig/wall_xhi.stl").read_text()
+    xs = {float(ln.split()[1]) for ln in stl.splitlines() if ln.strip().startswith("vertex")}
+    assert len(xs) == 1 and xs.pop() == pytest.approx(width, rel=1e-9)
 
 
 def test_atom_columns_map_to_the_contract():
