@@ -1,6 +1,6 @@
 """Montage of the section images of an analysed 3D case (docs/3d.md).
 
-    python docs/figure_3d_sections.py runs/komori2022_3d_case [--out docs/figures/3d_sections.png]
+    python docs/figure_3d_sections.py runs/komori2022_3d_small [--out docs/figures/3d_sections.png]
 """
 
 from __future__ import annotations
