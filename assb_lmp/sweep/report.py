@@ -1,7 +1,7 @@
 """What a sweep folder holds: done, failed (with reasons), pending and running cases.
 
 Beside the counts, :func:`status` reports the cost of the finished cases (mean seconds,
-LAMMPS steps, peak memory), the projected time left (cases left × mean seconds per done
+engine steps, peak memory), the projected time left (cases left × mean seconds per done
 case / workers) and how many finished cases left the contact law's validity
 (``labels.json["validity"]["inside"]`` false).
 """
@@ -92,7 +92,7 @@ class SweepStatus:
             steps, rss = _mean([m.get("steps") for m in ms]), \
                 max((m["peak_rss_mib"] for m in ms if m.get("peak_rss_mib")), default=None)
             lines.append(f"done cases: {mean:.1f} s each on average"
-                         + (f", {steps:.0f} LAMMPS steps" if steps is not None else "")
+                         + (f", {steps:.0f} engine steps" if steps is not None else "")
                          + (f", peak memory {rss:.0f} MiB" if rss is not None else ""))
         left = self.projected_s()
         if left is not None and self.pending:

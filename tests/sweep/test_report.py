@@ -48,7 +48,7 @@ def test_status_projects_the_time_left_and_counts_cases_outside(copied, capsys):
     text = capsys.readouterr().out
     assert "projected time left" in text and "/ 2 worker(s)" in text
     assert "outside the contact law's validity: 1 of 2 done cases (f0p3_s00)" in text
-    assert "LAMMPS steps" in text and "peak memory" in text
+    assert "engine steps" in text and "peak memory" in text
     assert main(["status", str(copied), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["outside_contact_law"] == ["f0p3_s00"] and data["projected_s"] > 0
