@@ -388,7 +388,6 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-
 def _engines_lines(e: dict) -> list[str]:
     """The table lines of the engines part."""
     if "skipped" in e:
