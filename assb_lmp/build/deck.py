@@ -211,8 +211,11 @@ def stage_contexts(spec: CaseSpec, cards: DeckCards, structure: packing.Structur
     all_cards = {"am": cards.am, "se": cards.se, "wall": cards.wall}
     out: list[StageContext] = []
     previous = None
+    every = spec.control.controller_every
     for k, s in enumerate(spec.stages):
         base = _stage_control(s, previous, dt)
+        if "hold_steps" in base:
+            base["hold_steps"] = _multiple(base["hold_steps"], every)
         p_kpa = max(base.get("target_kpa") or 0.0, floor)
         modulus = spec.control.stiffness_coefficient * math.sqrt(p_kpa)
         tau = spec.control.damping_transit_fraction * (
@@ -221,12 +224,18 @@ def stage_contexts(spec: CaseSpec, cards: DeckCards, structure: packing.Structur
                   if isinstance(s, ExpandStage) else None)
         undamped = 0
         if k == len(spec.stages) - 1 and spec.control.final_hold == "undamped":
-            undamped = max(1, math.ceil(spec.control.undamped_hold_damping_times * tau / dt))
+            undamped = _multiple(max(1, math.ceil(
+                spec.control.undamped_hold_damping_times * tau / dt)), every)
         previous = StageContext(name=_safe(s.name), kind=s.kind, damping_time_us=tau,
                                 gamma_se=m_se / tau, growth=growth,
                                 undamped_hold_steps=undamped, **base)
         out.append(previous)
     return tuple(out)
+
+
+def _multiple(steps: int, every: int) -> int:
+    """``steps`` rounded up to a multiple of ``every`` (runs end on controller steps)."""
+    return -(-steps // every) * every
 
 
 # ---- masses, cell, time step ----------------------------------------------------------------

@@ -29,7 +29,14 @@ from assb_lmp.core.io import read_yaml
 from assb_lmp.materials.cards import validate_mapping
 from assb_lmp.materials.resolve import parse_case
 from assb_lmp.spec.case import SAFE_NAME, CaseSpec
-from assb_lmp.sweep.spec import SweepSpec, crc, default_label, format_value, same_value
+from assb_lmp.sweep.spec import (
+    SweepSpec,
+    crc,
+    default_label,
+    format_value,
+    is_held_out,
+    same_value,
+)
 
 _MAX_CASES = 1_000_000
 
@@ -260,7 +267,8 @@ def expand(sweep: Sweep) -> list[Case]:
     labels = sweep.labels()
     keys = list(values)
     dims = _dimensions(sweep, values)
-    total = math.prod(len(values[d[0]]) for d in dims) * spec.structures
+    total = math.prod(len(values[d[0]]) for d in dims) * max(
+        spec.structures, spec.split.holdout_structures or 0)
     if total > _MAX_CASES:
         raise SpecError(f"{sweep.source}: {total} cases; allowed range [1, {_MAX_CASES}]")
     texts = {}
@@ -272,13 +280,18 @@ def expand(sweep: Sweep) -> list[Case]:
                             f"case ids ({shown}); give a 'format' such as '.3f'")
         texts[key] = dict(zip(map(json.dumps, values[key]), shown, strict=True))
     width = max(2, len(str(spec.structures - 1)))
+    held = sweep.holdout()
+    held_structures = spec.split.holdout_structures
     cases: list[Case] = []
     structures: dict[tuple[int, str], int] = {}  # (structure, seeded values) -> seed
     for combo in itertools.product(*(range(len(values[d[0]])) for d in dims)):
         chosen = {k: values[k][i] for d, i in zip(dims, combo, strict=True) for k in d}
         params = {k: chosen[k] for k in keys}
         stem = "_".join(f"{labels[k]}{texts[k][json.dumps(v)]}" for k, v in params.items())
-        for s in range(spec.structures):
+        n_structures = spec.structures
+        if held_structures is not None and is_held_out(params, held):
+            n_structures = held_structures
+        for s in range(n_structures):
             cid = f"{stem}_s{s:0{width}d}" if stem else f"s{s:0{width}d}"
             if not re.match(SAFE_NAME, cid):
                 raise SpecError(f"{sweep.source}: case id {cid!r} is not a safe name "

@@ -158,6 +158,7 @@ class Split(BaseModel):
     ``holdout`` maps an axis key to values of that axis; a case with any of them is never
     in train / val / test but in the ``holdout`` split (or ``excluded``, when its
     structure is also used in training; :func:`assb_lmp.learn.dataset.assign_split`).
+    ``holdout_structures`` sets how many structures such a point gets.
     That the keys are axes and the values theirs is checked with the axes
     (:meth:`assb_lmp.sweep.expand.Sweep.holdout`).
     """
@@ -169,6 +170,10 @@ class Split(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     holdout: dict[str, list[Scalar]] = Field(
         default_factory=dict, description="axis key -> values held out of training")
+    holdout_structures: int | None = Field(
+        None, ge=1, le=100_000, description="structures at each grid point with a held-out "
+        "value (default: the sweep's ``structures``): a few cases per held-out point measure "
+        "generalisation without the cost of a full row of the grid")
 
     @model_validator(mode="after")
     def _sum(self) -> Split:
