@@ -38,6 +38,39 @@ def test_komori_sweep_is_the_paper_grid():
     assert load_sweep(resources.example("komori2022")).cases() == cases
 
 
+def test_coldpress_sweep_is_500_cases_and_a_holdout_between_the_trained_values():
+    s = load_sweep(resources.example("coldpress"))
+    cases = s.cases()
+    held = s.holdout()
+    marks = [expand.is_held_out(c.params, held) for c in cases]
+    split = dataset.assign_split([c.seed for c in cases], s.spec.split.fractions,
+                                 s.spec.split.seed, marks)
+    assert [split.count(k) for k in ("train", "val", "test", "holdout")] == [320, 80, 100, 44]
+    trained = [c for c, m in zip(cases, marks, strict=True) if not m]
+    p_key, f_key = "stages.1.pressure_mpa", "packing.am_area_fraction"
+    p_train = sorted({c.params[p_key] for c in trained})
+    f_train = sorted({c.params[f_key] for c in trained})
+    assert p_train == [100, 200, 300, 400, 500] and f_train[0] == 0.5 and f_train[-1] == 0.75
+    # every held-out value lies strictly between two trained ones
+    for key, values in held.items():
+        grid = p_train if key == p_key else f_train
+        assert all(grid[0] < v < grid[-1] and v not in grid for v in values), key
+    assert len({c.seed for c in cases}) == len(cases)
+    c = cases[0].spec
+    assert c.geometry.boundary == "periodic" and c.packing.se_packing == "random"
+    assert c.control.final_hold == "undamped" and c.stages[-1].pressure_mpa == 25.0
+
+
+def test_holdout_structures_sets_the_cases_per_held_out_point(tmp_path):
+    data = tiny_with(structures=3, split={
+        "train": 0.5, "val": 0.0, "test": 0.5, "holdout_structures": 1,
+        "holdout": {"packing.am_area_fraction": [0.4]}})
+    ids = [c.id for c in load(data, tmp_path).cases()]
+    assert ids == ["f0p3_s00", "f0p3_s01", "f0p3_s02", "f0p4_s00"]
+    with pytest.raises(SpecError, match="holdout_structures"):
+        load(tiny_with(split={"holdout_structures": 0}), tmp_path)
+
+
 def test_quick_sweep_is_about_40_small_cases():
     cases = load_sweep(resources.example("quick")).cases()
     assert 30 <= len(cases) <= 50
