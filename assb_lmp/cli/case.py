@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from assb_lmp import __version__, engines
+from assb_lmp.cli import results as cli_results
 from assb_lmp.cli import sweep as cli_sweep
 from assb_lmp.core import resources
 from assb_lmp.core.errors import SpecError
@@ -16,6 +17,7 @@ from assb_lmp.engines import base as engine
 from assb_lmp.materials import cards as materials
 from assb_lmp.materials.resolve import load_case
 from assb_lmp.pipeline import runner
+from assb_lmp.sweep import default_out, load_sweep
 
 
 def cmd_materials(args: argparse.Namespace) -> int:
@@ -63,9 +65,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(spec=str(resources.example("quick")), out=args.out, jobs=None,
-                            ranks_per_case=1, slurm=False, train=True)
-    return cli_sweep.cmd_sweep(ns)
+    """Handler of ``demo``: new cases of the reference protocol, predicted by the shipped
+    model beside their DEM labels (``--quick``: the quick sweep and a training instead)."""
+    if args.quick:
+        ns = argparse.Namespace(spec=str(resources.example("quick")), out=args.out, jobs=None,
+                                ranks_per_case=1, slurm=False, train=True)
+        return cli_sweep.cmd_sweep(ns)
+    sweep = load_sweep(resources.example("coldpress_demo"))
+    out = Path(args.out) if args.out else default_out(sweep)
+    ns = argparse.Namespace(spec=str(resources.example("coldpress_demo")), out=out,
+                            jobs=None, ranks_per_case=1, slurm=False, train=False)
+    rc = cli_sweep.cmd_sweep(ns)
+    if rc:
+        return rc
+    return cli_results.cmd_compare(argparse.Namespace(dir=out, model=args.model, out=None,
+                                                      threads=None))
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
@@ -123,8 +137,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--no-figures", action="store_true", help="skip the figures")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("demo", help="the main job on a small scale (quick sweep, or one case)")
-    s.add_argument("--out", type=Path, default=None)
+    s = sub.add_parser("demo", help="new cases of the reference cold press, predicted by the "
+                       "shipped CNN beside their DEM labels")
+    s.add_argument("--out", type=Path, default=None, help="default runs/coldpress_demo")
+    s.add_argument("--model", type=Path, default=None, metavar="DIR",
+                   help="model folder (default: the model shipped with assb_lmp)")
+    s.add_argument("--quick", action="store_true",
+                   help="instead: the 40-case quick sweep and a CNN trained on it")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("examples", help="list the shipped example specs, or copy them here")

@@ -10,6 +10,7 @@ from assb_lmp.cli import analysis as cli_analysis
 from assb_lmp.cli import bench as cli_bench
 from assb_lmp.cli import case as cli_case
 from assb_lmp.cli import learn as cli_learn
+from assb_lmp.cli import results as cli_results
 from assb_lmp.cli import shapes as cli_shapes
 from assb_lmp.cli import sweep as cli_sweep
 from assb_lmp.core.errors import AssbError
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m assb_lmp", description=__doc__)
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (cli_case, cli_analysis, cli_sweep, cli_learn, cli_bench, cli_shapes):
+    for module in (cli_case, cli_analysis, cli_sweep, cli_learn, cli_results, cli_bench,
+                   cli_shapes):
         module.register(sub)
     return p
 
