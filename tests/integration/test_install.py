@@ -74,3 +74,31 @@ def test_installed_package_runs_a_shipped_example(installed, tmp_path):
     assert r.returncode == 0, r.stderr + r.stdout
     assert (work / "case" / "summary.json").is_file()
     assert (work / "case" / "labels.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.cnn
+def test_installed_package_predicts_with_its_shipped_model(installed, tmp_path):
+    pytest.importorskip("tensorflow")
+    work = tmp_path / "empty"
+    work.mkdir()
+    r = _run(installed, work, "examples", "--copy", ".", "coldpress_case")
+    assert r.returncode == 0, r.stderr
+    r = _run(installed, work, "run", "coldpress_case.yaml", "--out", "case", "--no-figures")
+    assert r.returncode == 0, r.stderr + r.stdout
+    r = _run(installed, work, "predict", "case/image.png")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "assb_lmp/models/default" in r.stdout and str(CHECKOUT) not in r.stdout
+    import json
+
+    from assb_lmp.spec.targets import TARGETS
+
+    shipped = json.loads((CHECKOUT / "models" / "default" / "metrics.json").read_text())
+    for t in TARGETS:  # each quantity on its own line, with the model's test R2 at its end
+        line = next((ln for ln in r.stdout.splitlines() if ln.startswith(t)), None)
+        assert line is not None, (t, r.stdout)
+        assert float(line.split()[-1]) == pytest.approx(shipped["targets"][t]["r2"], abs=5e-4)
+    r = _run(installed, work, "gradcam", "case/image.png", "--target", "reaction_area_um2",
+             "--out", "heat.png")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert (work / "heat.png").stat().st_size > 0

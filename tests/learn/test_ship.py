@@ -23,11 +23,10 @@ def test_package_data_folder_and_the_default_model():
     folder = ship.models_dir()
     assert (folder / "__init__.py").is_file()
     default = ship.shipped_model_dir()
-    if not ship.is_model_folder(default):
-        with pytest.raises(ModelError, match="no trained model ships"):
-            ship.resolve_model_dir(None)
-        return
-    # a shipped model: safe to load, honest about its origin, files as recorded
+    # a model ships (models/default, trained on runs/coldpress.yaml): safe to load, honest
+    # about its origin, files as recorded, the default of predict and gradcam
+    assert ship.is_model_folder(default), f"no model ships in {default}"
+    assert ship.resolve_model_dir(None) == default
     model = load_model(default)
     prov = json.loads((default / ship.PROVENANCE_FILE).read_text())
     assert prov["command"].startswith("python -m assb_lmp train")
@@ -36,6 +35,9 @@ def test_package_data_folder_and_the_default_model():
     for name, f in prov["files"].items():
         assert hashlib.sha256((default / name).read_bytes()).hexdigest() == f["sha256"]
     assert set(ship.model_r2(default)) == set(model.targets)
+    metrics = json.loads((default / "metrics.json").read_text())
+    assert metrics["split_sizes"]["train"] == 320 and metrics["split_sizes"]["test"] == 100
+    assert "runs/coldpress/dataset" in prov["command"]
 
 
 def test_ship_copies_checks_and_loads(trained, dataset, tmp_path):
