@@ -57,6 +57,19 @@ LABELS = ("am_stress_mean_mpa", "am_stress_sd_mpa", "se_stress_mean_mpa", "se_st
           "am_se_contacts_per_am")
 
 
+def _protocol_labels(engine: str, seed: int, out: Path) -> tuple[list[float], int]:
+    """Run the tiny protocol in one engine; its labels and the release's convergence flag."""
+    from assb_lmp.analysis import mechanics
+
+    if engine == "lammps":
+        liggghts_compare.run_lammps(base_spec(0.3, seed), out, match_liggghts=True)
+    else:
+        liggghts_compare.run_liggghts(base_spec(0.3, seed), out, timeout_s=900)
+    labels = mechanics.analyze_case(out, figures=False)
+    cell = dumps.read_cell(dumps.stage_paths(out, "release")["cell"])
+    return [labels[k] for k in LABELS], int(cell["converged"])
+
+
 @pytest.mark.slow
 def test_protocol_label_means_over_five_seeds(tmp_path):
     """settle, 100 MPa, release to 10 MPa, five seeds in each engine (friction 0.3, the
@@ -65,19 +78,18 @@ def test_protocol_label_means_over_five_seeds(tmp_path):
     different state in the two engines, and the tiny case's seed-to-seed spread (20-50 % of
     a stress mean) is what a 5 % agreement must be measured against; the paper-size
     comparison (docs/engines.md) has seven of nine means within 5 %."""
-    from assb_lmp.analysis import mechanics
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
+    jobs = [(engine, seed, tmp_path / f"{engine}_{seed}")
+            for engine in ("lammps", "liggghts") for seed in range(1, 6)]
+    # the ten runs are independent: two at a time on the two cores
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        got = list(pool.map(_protocol_labels, *zip(*jobs, strict=True)))
     rows: dict[str, list] = {"lammps": [], "liggghts": []}
-    for engine in rows:
-        for seed in range(1, 6):
-            out = tmp_path / f"{engine}_{seed}"
-            if engine == "lammps":
-                liggghts_compare.run_lammps(base_spec(0.3, seed), out, match_liggghts=True)
-            else:
-                liggghts_compare.run_liggghts(base_spec(0.3, seed), out, timeout_s=900)
-            labels = mechanics.analyze_case(out, figures=False)
-            rows[engine].append([labels[k] for k in LABELS])
-            assert dumps.read_cell(dumps.stage_paths(out, "release")["cell"])["converged"] == 1
+    for (engine, _, _), (labels, converged) in zip(jobs, got, strict=True):
+        rows[engine].append(labels)
+        assert converged == 1, engine
     a, b = (np.array(rows[e]) for e in ("lammps", "liggghts"))
     diff = np.abs(b.mean(axis=0) - a.mean(axis=0))
     se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
