@@ -241,7 +241,8 @@ class Control(BaseModel):
         if n == 1:
             return self
         bad = [f"{k} = {getattr(self, k)}" for k in
-               ("check_every", "min_hold_steps", "thermo_every", "series_every")
+               ("check_every", "min_hold_steps", "thermo_every", "series_every",
+                "max_steps_per_stage")
                if getattr(self, k) % n]
         if bad:
             raise ValueError(f"controller_every = {n}: {', '.join(bad)} must be multiples of it "
