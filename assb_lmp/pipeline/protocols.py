@@ -25,6 +25,8 @@ import copy
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +77,22 @@ def _run_one(case: CaseSpec, folder: Path, user_templates: Path | None) -> dict[
 
 
 def run_variant(spec: CaseSpec, overrides: Mapping, seeds: Iterable[int], out_dir: Path,
-                user_templates: Path | None = None) -> dict[str, Any]:
+                user_templates: Path | None = None, jobs: int = 1) -> dict[str, Any]:
     """Run one protocol for every seed (case folders ``out_dir/s<seed>``, reused when a
     ``summary.json`` or an ``error.json`` is there) and collect labels, steps and times
-    per seed; a failed case is kept as ``{"seed", "failed": reason}``."""
+    per seed; a failed case is kept as ``{"seed", "failed": reason}``. ``jobs`` cases run
+    at once, each in its own process (the cases are independent)."""
     base = spec.model_dump(mode="json")
-    rows = []
-    for seed in seeds:
-        case = parse_case(_merge(base, {**overrides, "seed": int(seed)}),
-                          f"{spec.name} seed {seed}")
-        rows.append({"seed": int(seed), **_run_one(case, Path(out_dir) / f"s{seed}",
-                                                    user_templates)})
-    return {"cases": rows}
+    seeds = [int(s) for s in seeds]
+    cases = [parse_case(_merge(base, {**overrides, "seed": seed}), f"{spec.name} seed {seed}")
+             for seed in seeds]
+    folders = [Path(out_dir) / f"s{seed}" for seed in seeds]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_run_one, cases, folders, [user_templates] * len(cases)))
+    else:
+        results = [_run_one(c, f, user_templates) for c, f in zip(cases, folders, strict=True)]
+    return {"cases": [{"seed": seed, **r} for seed, r in zip(seeds, results, strict=True)]}
 
 
 def summarise(variants: Mapping[str, dict]) -> dict[str, Any]:
@@ -133,13 +139,14 @@ def _change(ref: dict, cur: dict) -> dict[str, float]:
 
 
 def compare(spec: CaseSpec, seeds: Iterable[int], variants: Mapping[str, Mapping],
-            out_dir: Path, templates: Mapping[str, Path | None] | None = None
-            ) -> dict[str, Any]:
+            out_dir: Path, templates: Mapping[str, Path | None] | None = None,
+            jobs: int = 1) -> dict[str, Any]:
     """Run every variant (spec overrides by name; the first is the reference) for every
-    seed and write ``out_dir/comparison.json`` (see :func:`summarise`)."""
+    seed, ``jobs`` cases at once, and write ``out_dir/comparison.json`` (see
+    :func:`summarise`)."""
     seeds = list(seeds)
     runs = {name: run_variant(spec, over, seeds, Path(out_dir) / name,
-                              (templates or {}).get(name))
+                              (templates or {}).get(name), jobs)
             for name, over in variants.items()}
     report = summarise(runs)
     atomic_write_json(Path(out_dir) / "comparison.json", report)
@@ -149,6 +156,8 @@ def compare(spec: CaseSpec, seeds: Iterable[int], variants: Mapping[str, Mapping
 #: ``--compare``: the variants (name: spec overrides), the reference first.
 COMPARISONS: dict[str, dict[str, dict]] = {
     "collapse": {"as_given": {}, "collapsed": {"packing": {"collapse": "geometric"}}},
+    "fast_settle": {"as_given": {}, "collapsed_every5": {
+        "packing": {"collapse": "geometric"}, "control": {"controller_every": 5}}},
     "final_hold": {"damped": {"control": {"final_hold": "damped"}},
                    "undamped": {"control": {"final_hold": "undamped"}}},
 }
@@ -163,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--compare", choices=tuple(COMPARISONS), default="collapse",
                     help="which variants to run (the reference first)")
+    ap.add_argument("--jobs", "-j", type=int, default=1, help="cases run at once")
     ap.add_argument("--old-templates", type=Path, default=None,
                     help="also run the spec as given with this template folder ('old')")
     args = ap.parse_args(argv)
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         templates["old"] = args.old_templates
     variants.update(COMPARISONS[args.compare])
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    report = compare(load_case(args.spec), seeds, variants, args.out, templates)
+    report = compare(load_case(args.spec), seeds, variants, args.out, templates, args.jobs)
     for name, ch in report["relative_change"].items():
         for k, v in ch.items():
             print(f"{name:>10} {k:>28} {100 * v['relative']:+7.2f} % "

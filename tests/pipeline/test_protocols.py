@@ -40,3 +40,17 @@ def test_every_named_comparison_gives_valid_case_specs():
     held = [parse_case(protocols._merge(data, o)).control.final_hold
             for o in protocols.COMPARISONS["final_hold"].values()]
     assert held == ["damped", "undamped"]
+
+
+@pytest.mark.slow
+def test_cases_run_side_by_side_give_the_labels_of_one_at_a_time(tmp_path):
+    """``jobs=2`` runs each case in its own process; the labels must be those of a serial
+    run (the engine is deterministic for one seed)."""
+    spec = load_case(Path(__file__).parents[1] / "specs" / "tiny_width.yaml")
+    fast = {"packing": {"collapse": "geometric"}}
+    pooled = protocols.run_variant(spec, fast, [5, 6], tmp_path / "pooled", jobs=2)
+    serial = protocols.run_variant(spec, fast, [6], tmp_path / "serial", jobs=1)
+    assert [r["seed"] for r in pooled["cases"]] == [5, 6]
+    assert all("labels" in r for r in pooled["cases"]), pooled
+    assert pooled["cases"][1]["labels"] == serial["cases"][0]["labels"]
+    assert pooled["cases"][0]["labels"] != pooled["cases"][1]["labels"]
