@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IMPORT_NAME = {"pyyaml": "yaml", "scikit-image": "skimage", "pillow": "PIL",
                "tensorflow-cpu": "tensorflow"}
 # declared for the tools around the package, not imported by it
-TOOLS = {"pytest", "ruff", "pytest-timeout"}
+TOOLS = {"pytest", "ruff", "pytest-timeout", "pytest-xdist"}
 
 
 def _declared() -> set[str]:
