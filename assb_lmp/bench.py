@@ -30,7 +30,7 @@ from assb_lmp.learn.model import load_model
 from assb_lmp.learn.predict import predict
 from assb_lmp.learn.train import train
 from assb_lmp.materials import resolve
-from assb_lmp.pipeline import runner
+from assb_lmp.pipeline import protocols, runner
 from assb_lmp.spec import case as config
 from assb_lmp.spec.targets import TARGETS
 from assb_lmp.sweep.bench import bench_sweep
@@ -202,6 +202,17 @@ run             {steps}
 """
 
 
+def settle_speed(out: Path, seeds: int = 10, case: str = "komori2022_case") -> dict:
+    """The fast settle (geometric collapse + controller every 5) against the protocol as
+    given, over ``seeds`` paired structures of the example ``case``, all cores, checked
+    against :data:`assb_lmp.pipeline.protocols.SETTLE_TARGETS`
+    (:func:`assb_lmp.pipeline.protocols.settle_targets`). Case folders are reused."""
+    spec = resolve.parse_case(_load(case), case)
+    report = protocols.compare(spec, range(1, seeds + 1), protocols.COMPARISONS["fast_settle"],
+                               out, jobs=os.cpu_count() or 1)
+    return {"case": case, **protocols.settle_targets(report)}
+
+
 def engine_reference(n_target: int = 32000, steps: int = 2000, warmup: int = 200) -> dict:
     """Throughput (atom-steps/s) of a plain granular chute deck, in this process."""
     side = int(round((n_target / 10) ** 0.5))
@@ -293,13 +304,13 @@ def cnn_speed(out: Path, dataset: Path | None = None, n: int = 500, epochs: int 
                                               for m in metrics["targets"].values()]))}
 
 
-PARTS = ("examples", "engine", "engines", "quasistatic", "sweep", "cnn")
+PARTS = ("examples", "engine", "engines", "quasistatic", "settle", "sweep", "cnn")
 
 
 def run(out: Path, parts: tuple[str, ...] = PARTS,
         seeds: int = 5, qs_case: str = "press500_release25", qs_width_um: float = 50.0,
         cnn_dataset: Path | None = None, engines_case: str = "press500_release25",
-        engines_strain: float = 0.06) -> dict:
+        engines_strain: float = 0.06, settle_seeds: int = 10) -> dict:
     """Run the selected benchmark parts; write ``out/bench.json``; return the results."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -320,6 +331,8 @@ def run(out: Path, parts: tuple[str, ...] = PARTS,
     if "quasistatic" in parts:
         res["quasistatic"] = quasistatic(out / "quasistatic", seeds=seeds, case=qs_case,
                                          width_um=qs_width_um)
+    if "settle" in parts:
+        res["settle"] = settle_speed(out / "settle", seeds=settle_seeds)
     if "sweep" in parts:
         res["sweep"] = bench_sweep(out=out / "sweep")
     if "cnn" in parts:
@@ -371,6 +384,8 @@ def table(res: dict) -> str:
                          f"{100 * v['per_seed_max_abs_change']:>13.2f}%")
         lines.append(f"  time per case: fast {np.mean(q['time_fast_s']):.1f} s, "
                      f"slow {np.mean(q['time_slow_s']):.1f} s")
+    if "settle" in res:
+        lines.extend(protocols.format_targets(res["settle"]))
     if "sweep" in res:
         lines.append("\nsweep: " + json.dumps(res["sweep"], default=float))
     if "cnn" in res:

@@ -15,7 +15,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     parts = tuple(args.only) if args.only else PARTS
     res = bench.run(args.out, parts=parts, seeds=args.seeds, qs_case=args.qs_case,
                     qs_width_um=args.qs_width, cnn_dataset=args.cnn_dataset,
-                    engines_case=args.engines_case, engines_strain=args.engines_strain)
+                    engines_case=args.engines_case, engines_strain=args.engines_strain,
+                    settle_seeds=args.settle_seeds)
     print(bench.table(res))
     print(f"\nwrote {args.out}/bench.json")
     return 0
@@ -34,6 +35,8 @@ def register(sub) -> None:
                    help="example of the engines part (the same press in LAMMPS and LIGGGHTS)")
     s.add_argument("--engines-strain", type=float, default=0.06,
                    help="engines part: width strain of the press (fraction)")
+    s.add_argument("--settle-seeds", type=int, default=10,
+                   help="paired structures of the settle part (fast settle against as given)")
     s.add_argument("--cnn-dataset", type=Path, default=None,
                    help="dataset folder for the cnn part (default: 500 synthetic images)")
     s.set_defaults(func=cmd_bench)

@@ -163,6 +163,61 @@ COMPARISONS: dict[str, dict[str, dict]] = {
 }
 
 
+#: The fast-settle targets (issue "sweeps at the speed limit"): median settle steps, the
+#: median case time as a fraction of the protocol as given (8 of 17 s), and the largest
+#: allowed change of a label mean (relative).
+SETTLE_TARGETS = {"settle_steps": 10_000, "time_ratio": 8.0 / 17.0, "label_change": 0.02}
+#: the labels whose means the settle must keep
+SETTLE_LABELS = ("am_stress_mean_mpa", "am_stress_sd_mpa", "se_stress_mean_mpa",
+                 "se_stress_sd_mpa", "reaction_area_um2", "porosity", "am_se_contacts_per_am")
+
+
+def settle_targets(report: Mapping[str, Any], reference: str = "as_given",
+                   fast: str = "collapsed_every5") -> dict[str, Any]:
+    """Check a ``fast_settle`` comparison (:func:`compare`) against :data:`SETTLE_TARGETS`.
+
+    Returns
+    -------
+    dict
+        ``settle_steps`` (median of the fast protocol, steps), ``max_settle_steps``,
+        ``time_ratio`` (median case time, fast over reference, both from the same run),
+        ``labels`` (relative change of each mean with its paired standard error), and
+        ``pass`` per target (``settle_steps``, ``time_ratio``, ``labels``: every label
+        mean within the allowed change).
+    """
+    ref, cur = report["variants"][reference], report["variants"][fast]
+    steps = cur["steps"]["settle"]["values"]
+    ratio = (float(np.median(cur["total_s"]["values"]))
+             / float(np.median(ref["total_s"]["values"])))
+    labels = {k: {"relative": v["relative"], "paired_sem": v["paired_sem_relative"]}
+              for k, v in report["relative_change"][fast].items() if k in SETTLE_LABELS}
+    t = SETTLE_TARGETS
+    return {"seeds": report["seeds"], "failed": report["failed"],
+            "settle_steps": float(np.median(steps)), "max_settle_steps": float(max(steps)),
+            "time_ratio": ratio, "labels": labels,
+            "pass": {"settle_steps": float(np.median(steps)) <= t["settle_steps"],
+                     "time_ratio": ratio <= t["time_ratio"],
+                     "labels": all(abs(v["relative"]) <= t["label_change"]
+                                   for v in labels.values())}}
+
+
+def format_targets(res: Mapping[str, Any]) -> list[str]:
+    """Table lines of :func:`settle_targets` (the ``settle`` part of ``bench``)."""
+    ok = {k: "PASS" if v else "FAIL" for k, v in res["pass"].items()}
+    t = SETTLE_TARGETS
+    lines = [f"\nfast settle (collapse + controller every 5) against the protocol as given, "
+             f"{len(res['seeds'])} paired seeds",
+             f"  settle steps, median {res['settle_steps']:.0f} (max "
+             f"{res['max_settle_steps']:.0f}), target <= {t['settle_steps']}: "
+             f"{ok['settle_steps']}",
+             f"  case time, median, fast / as given (same run) {res['time_ratio']:.2f}, "
+             f"target <= {t['time_ratio']:.2f}: {ok['time_ratio']}",
+             f"  label means within {100 * t['label_change']:g} %: {ok['labels']}"]
+    lines += [f"    {k:<24}{100 * v['relative']:+7.2f} % +- {100 * v['paired_sem']:.2f} %"
+              for k, v in res["labels"].items()]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m assb_lmp.pipeline.protocols SPEC OUT [--seeds N] [--old-templates D]``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -54,3 +54,26 @@ def test_cases_run_side_by_side_give_the_labels_of_one_at_a_time(tmp_path):
     assert all("labels" in r for r in pooled["cases"]), pooled
     assert pooled["cases"][1]["labels"] == serial["cases"][0]["labels"]
     assert pooled["cases"][0]["labels"] != pooled["cases"][1]["labels"]
+
+
+def _timed(values, steps, times):
+    return {"cases": [{"seed": s, "labels": {"reaction_area_um2": v, "porosity": 0.1},
+                       "steps": {"settle": n}, "total_s": t}
+                      for (s, v), n, t in zip(values.items(), steps, times, strict=True)]}
+
+
+def test_settle_targets_pass_and_fail_on_their_own_numbers():
+    ref = _timed({1: 40.0, 2: 42.0, 3: 44.0}, [50_000, 60_000, 40_000], [30.0, 34.0, 32.0])
+    fast = _timed({1: 40.2, 2: 42.1, 3: 44.3}, [6_000, 9_000, 90_000], [8.0, 9.0, 30.0])
+    res = protocols.settle_targets(protocols.summarise({"as_given": ref,
+                                                        "collapsed_every5": fast}))
+    assert res["settle_steps"] == 9_000 and res["max_settle_steps"] == 90_000
+    assert res["time_ratio"] == pytest.approx(9.0 / 32.0)
+    assert res["labels"]["reaction_area_um2"]["relative"] == pytest.approx(0.6 / 126.0)
+    assert res["pass"] == {"settle_steps": True, "time_ratio": True, "labels": True}
+    lower = _timed({1: 37.0, 2: 39.0, 3: 41.0}, [6_000, 12_000, 11_000], [8.0, 20.0, 30.0])
+    res = protocols.settle_targets(protocols.summarise({"as_given": ref,
+                                                        "collapsed_every5": lower}))
+    assert res["pass"] == {"settle_steps": False, "time_ratio": False, "labels": False}
+    text = "\n".join(protocols.format_targets(res))
+    assert "FAIL" in text and "reaction_area_um2" in text and "-7.14 %" in text
