@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from assb_lmp import bench
+from assb_lmp.cli.args import positive_int
 
 PARTS = bench.PARTS
 
@@ -35,7 +36,7 @@ def register(sub) -> None:
                    help="example of the engines part (the same press in LAMMPS and LIGGGHTS)")
     s.add_argument("--engines-strain", type=float, default=0.06,
                    help="engines part: width strain of the press (fraction)")
-    s.add_argument("--settle-seeds", type=int, default=10,
+    s.add_argument("--settle-seeds", type=positive_int, default=10,
                    help="paired structures of the settle part (fast settle against as given)")
     s.add_argument("--cnn-dataset", type=Path, default=None,
                    help="dataset folder for the cnn part (default: 500 synthetic images)")

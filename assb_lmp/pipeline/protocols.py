@@ -187,15 +187,16 @@ def settle_targets(report: Mapping[str, Any], reference: str = "as_given",
     """
     ref, cur = report["variants"][reference], report["variants"][fast]
     steps = cur["steps"]["settle"]["values"]
+    median_steps = float(np.median(steps))
     ratio = (float(np.median(cur["total_s"]["values"]))
              / float(np.median(ref["total_s"]["values"])))
     labels = {k: {"relative": v["relative"], "paired_sem": v["paired_sem_relative"]}
               for k, v in report["relative_change"][fast].items() if k in SETTLE_LABELS}
     t = SETTLE_TARGETS
     return {"seeds": report["seeds"], "failed": report["failed"],
-            "settle_steps": float(np.median(steps)), "max_settle_steps": float(max(steps)),
+            "settle_steps": median_steps, "max_settle_steps": float(max(steps)),
             "time_ratio": ratio, "labels": labels,
-            "pass": {"settle_steps": float(np.median(steps)) <= t["settle_steps"],
+            "pass": {"settle_steps": median_steps <= t["settle_steps"],
                      "time_ratio": ratio <= t["time_ratio"],
                      "labels": all(abs(v["relative"]) <= t["label_change"]
                                    for v in labels.values())}}
@@ -231,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--old-templates", type=Path, default=None,
                     help="also run the spec as given with this template folder ('old')")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     variants: dict[str, dict] = {}
     templates: dict[str, Path | None] = {}
